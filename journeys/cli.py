@@ -1,0 +1,178 @@
+"""The ``journeys`` command.
+
+Exit status: 0 on success, 1 on a user error (an invalid definition, a missing file), 2 on a usage
+error. Errors are printed without a traceback; ``journeys --debug ...`` (or ``JOURNEYS_DEBUG=1``)
+shows one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from journeys import __version__, schemas
+from journeys.definitions import loader
+from journeys.errors import DefinitionError, JourneyError, Problem
+
+__all__ = ["main"]
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="journeys")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="JOURNEYS_DEBUG",
+    help="Show a traceback for errors (also JOURNEYS_DEBUG=1).",
+)
+@click.pass_context
+def cli(context: click.Context, debug: bool) -> None:
+    """Declarative journeys and sagas: validate, plan and run YAML definitions."""
+    context.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (for editors and CI).")
+def validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check definitions and policy files; folders are searched for *.yaml and *.yml.
+
+    Prints file:line:column: /json/pointer: message for every problem and a summary line; exits
+    1 if any file is invalid or missing.
+    """
+    started = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    for file in _yaml_files(paths):
+        entry: dict[str, Any] = {"file": str(file), "valid": True, "kind": None, "problems": []}
+        try:
+            entry["kind"] = loader.check_file(file)
+        except DefinitionError as error:
+            entry["valid"] = False
+            entry["problems"] = list(error.problems)
+        results.append(entry)
+    elapsed = time.perf_counter() - started
+    invalid = [entry for entry in results if not entry["valid"]]
+    if as_json:
+        _print_json(results, elapsed)
+    else:
+        for entry in invalid:
+            for problem in entry["problems"]:
+                click.echo(str(problem))
+                excerpt = problem.excerpt()
+                if excerpt:
+                    click.echo(excerpt)
+        click.echo(_summary(results, elapsed))
+    if invalid:
+        sys.exit(1)
+
+
+def _yaml_files(paths: Sequence[Path]) -> Iterator[Path]:
+    """Files as named, and folders' YAML files recursively, in order; a missing one yields itself
+    (so the loader reports it like any other problem)."""
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                file
+                for file in path.rglob("*")
+                if file.suffix in _YAML_SUFFIXES
+                and file.is_file()
+                and not any(part.startswith(".") for part in file.relative_to(path).parts)
+            )
+            if not found:
+                raise JourneyError(f"{path}: no *.yaml or *.yml files in this folder")
+            yield from found
+        else:
+            yield path
+
+
+def _summary(results: list[dict[str, Any]], elapsed: float) -> str:
+    invalid = [entry for entry in results if not entry["valid"]]
+    count = sum(len(entry["problems"]) for entry in invalid)
+    files = f"{len(results)} file{'s' if len(results) != 1 else ''}"
+    if not invalid:
+        return f"{files} checked: all valid ({elapsed:.2f}s)"
+    return (
+        f"{files} checked: {len(results) - len(invalid)} valid, {len(invalid)} invalid,"
+        f" {count} problem{'s' if count != 1 else ''} ({elapsed:.2f}s)"
+    )
+
+
+def _print_json(results: list[dict[str, Any]], elapsed: float) -> None:
+    def problem(p: Problem) -> dict[str, Any]:
+        return {"line": p.line, "column": p.column, "path": p.path, "message": p.message}
+
+    document = {
+        "valid": all(entry["valid"] for entry in results),
+        "files": [{**entry, "problems": [problem(p) for p in entry["problems"]]} for entry in results],
+        "summary": _summary(results, elapsed),
+    }
+    click.echo(json.dumps(document, indent=2))
+
+
+@cli.command()
+@click.option("--policy", is_flag=True, help="The schema of policy files instead of definitions.")
+@click.option("--path", "show_path", is_flag=True, help="Print the schema file's path, for $schema=.")
+def schema(policy: bool, show_path: bool) -> None:
+    """Print the JSON Schema of definitions (or of policy files), for editors.
+
+    Put `# yaml-language-server: $schema=<path>` at the top of a YAML file (the path that
+    `journeys schema --path` prints) for completion, help and checking as you type.
+    """
+    name: schemas.SchemaName = "policy" if policy else "journey"
+    click.echo(schemas.path(name) if show_path else schemas.text(name), nl=show_path)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line; the console script ``journeys`` calls this."""
+    debug = os.environ.get("JOURNEYS_DEBUG", "") not in ("", "0", "false") or "--debug" in (
+        argv if argv is not None else sys.argv[1:]
+    )
+    try:
+        cli.main(args=argv, prog_name="journeys", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except JourneyError as error:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {error}", err=True)
+        _print_causes(error)
+        sys.exit(1)
+    except (KeyboardInterrupt, BrokenPipeError):
+        sys.exit(1)
+    except Exception as error:  # a bug of ours: say so plainly, with the traceback on request
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo(
+                f"internal error: {type(error).__name__}: {error}\n"
+                "This is a bug in journeys; run again with --debug for the traceback.",
+                err=True,
+            )
+        sys.exit(1)
+
+
+def _print_causes(error: BaseException) -> None:
+    cause = error.__cause__ or error.__context__
+    while cause is not None:
+        click.echo(f"  caused by: {type(cause).__name__}: {cause}", err=True)
+        cause = cause.__cause__ or cause.__context__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

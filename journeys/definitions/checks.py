@@ -1,0 +1,225 @@
+"""What the JSON Schema cannot check: references between parts of a definition, and its code.
+
+Each check reads the document defensively (it runs even when the schema found problems, so an
+author sees everything at once) and reports problems located like the schema's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from journeys.definitions import durations, expressions
+from journeys.definitions.source import Document, JsonPath
+from journeys.errors import Problem, did_you_mean
+
+__all__ = ["RESERVED_IDS", "problems"]
+
+RESERVED_IDS: Final = frozenset(
+    {
+        "pending",
+        "running",
+        "waiting",
+        "completed",
+        "failed",
+        "compensating",
+        "compensated",
+        "compensation_failed",
+        "rolled_back",
+        "cancelled",
+    }
+)
+"""The run statuses: the engine's machines use them as states, so no milestone may take them."""
+
+_Check = Callable[[Document, dict[str, Any]], Iterator[Problem]]
+
+
+def problems(document: Document) -> list[Problem]:
+    """Every semantic problem of a definition document (empty when there are none)."""
+    data = document.data
+    if not isinstance(data, dict):
+        return []
+    found: list[Problem] = []
+    for check in _CHECKS:
+        found.extend(check(document, data))
+    return found
+
+
+def _milestones(data: dict[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    items = data.get("milestones")
+    if isinstance(items, list):
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                yield index, item
+
+
+def _ids(data: dict[str, Any]) -> list[str]:
+    return [m["id"] for _, m in _milestones(data) if isinstance(m.get("id"), str)]
+
+
+def _unique_ids(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    first: dict[str, int] = {}
+    for index, milestone in _milestones(data):
+        ident = milestone.get("id")
+        if not isinstance(ident, str):
+            continue
+        path: JsonPath = ("milestones", index, "id")
+        if ident in RESERVED_IDS:
+            yield document.problem(
+                path, f"{ident!r} is a run status and cannot name a milestone; choose another id"
+            )
+        if ident in first:
+            line = document.position(("milestones", first[ident], "id"))[0]
+            yield document.problem(
+                path, f"duplicate milestone id {ident!r} (first used at line {line}); ids are unique"
+            )
+        else:
+            first[ident] = index
+
+
+def _session_has_no_compensations(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    if data.get("kind") != "session":
+        return
+    for index, milestone in _milestones(data):
+        if "compensation" in milestone:
+            yield document.problem(
+                ("milestones", index, "compensation"),
+                "a session journey has no compensations: its pillars are visited freely, so there"
+                " is no order to undo them in (use kind: saga for compensation)",
+                key=True,
+            )
+
+
+def _named_retries_exist(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    declared = data.get("retries")
+    names = list(declared) if isinstance(declared, dict) else []
+    references: list[tuple[JsonPath, Any]] = []
+    defaults = data.get("defaults")
+    if isinstance(defaults, dict):
+        references.append((("defaults", "retry"), defaults.get("retry")))
+    references += [(("milestones", i, "retry"), m.get("retry")) for i, m in _milestones(data)]
+    for path, reference in references:
+        if isinstance(reference, str) and reference not in names:
+            declared = f"those declared: {', '.join(names)}" if names else "none is declared"
+            yield document.problem(
+                path,
+                f"no retry policy named {reference!r} under retries:"
+                f"{did_you_mean(reference, names) or f' ({declared})'}",
+            )
+
+
+def _policies_name_milestones(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    policies = data.get("policies")
+    if not isinstance(policies, dict):
+        return
+    ids = _ids(data)
+    for capability, field in (("wal", "operations"), ("rollback", "checkpoints")):
+        section = policies.get(capability)
+        names = section.get(field) if isinstance(section, dict) else None
+        if not isinstance(names, list):
+            continue
+        for index, name in enumerate(names):
+            if isinstance(name, str) and name not in ids:
+                yield document.problem(
+                    ("policies", capability, field, index),
+                    f"no milestone named {name!r}{did_you_mean(name, ids)}",
+                )
+
+
+def _inputs_is_a_schema(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    inputs = data.get("inputs")
+    if not isinstance(inputs, dict):
+        return
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    for error in meta.iter_errors(inputs):
+        if error.context:  # "not valid under any of the given schemas": say which part failed
+            error = best_match(error.context)
+        yield document.problem(
+            ("inputs", *error.absolute_path),
+            f"inputs is not a valid JSON Schema: {error.message}",
+        )
+
+
+def _templates_compile(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    for index, milestone in _milestones(data):
+        base: JsonPath = ("milestones", index)
+        for path, text in _strings(milestone.get("with"), (*base, "with")):
+            message = expressions.syntax_error(text)
+            if message:
+                yield document.problem(path, message)
+        doc = milestone.get("doc")
+        if isinstance(doc, str):
+            message = expressions.syntax_error(doc)
+            if message:
+                yield document.problem((*base, "doc"), message)
+        when = milestone.get("when")
+        if isinstance(when, str):
+            message = (
+                expressions.syntax_error(when, expression=True)
+                if when.strip()
+                else "the guard is empty: write an expression such as inputs.size > 0, or remove it"
+            )
+            if message:
+                if "{{" in when:
+                    message += " (when: is an expression: write inputs.x > 0, not {{ inputs.x }})"
+                yield document.problem((*base, "when"), message)
+
+
+def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
+
+
+def _durations_make_sense(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    places: list[tuple[JsonPath, Any]] = []
+    defaults = data.get("defaults")
+    if isinstance(defaults, dict):
+        places.append((("defaults",), defaults))
+    places += [(("milestones", i), m) for i, m in _milestones(data)]
+    retries = data.get("retries")
+    if isinstance(retries, dict):
+        places += [(("retries", name), {"retry": r}) for name, r in retries.items()]
+    for path, holder in places:
+        timeout = _seconds(holder.get("timeout"))
+        if timeout == 0:
+            yield document.problem((*path, "timeout"), "a timeout of 0 would fail every attempt")
+        retry = holder.get("retry")
+        if not isinstance(retry, dict):
+            continue
+        retry_path = path if path[0] == "retries" else (*path, "retry")
+        delay, longest = _seconds(retry.get("delay")), _seconds(retry.get("max_delay"))
+        if delay is not None and longest is not None and longest < delay:
+            yield document.problem(
+                (*retry_path, "max_delay"),
+                f"max_delay ({durations.format(longest)}) is shorter than delay"
+                f" ({durations.format(delay)}): no retry could wait that little",
+            )
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            return durations.parse(value)
+        except ValueError:
+            return None  # the schema reports it
+    return None
+
+
+_CHECKS: Final[tuple[_Check, ...]] = (
+    _unique_ids,
+    _session_has_no_compensations,
+    _named_retries_exist,
+    _policies_name_milestones,
+    _inputs_is_a_schema,
+    _templates_compile,
+    _durations_make_sense,
+)
