@@ -43,7 +43,9 @@ def cli(context: click.Context, debug: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (for editors and CI).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the results as JSON (for editors and CI)."
+)
 def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check definitions and policy files; folders are searched for *.yaml and *.yml.
 
@@ -113,7 +115,9 @@ def _print_json(results: list[dict[str, Any]], elapsed: float) -> None:
 
     document = {
         "valid": all(entry["valid"] for entry in results),
-        "files": [{**entry, "problems": [problem(p) for p in entry["problems"]]} for entry in results],
+        "files": [
+            {**entry, "problems": [problem(p) for p in entry["problems"]]} for entry in results
+        ],
         "summary": _summary(results, elapsed),
     }
     click.echo(json.dumps(document, indent=2))
@@ -121,7 +125,9 @@ def _print_json(results: list[dict[str, Any]], elapsed: float) -> None:
 
 @cli.command()
 @click.option("--policy", is_flag=True, help="The schema of policy files instead of definitions.")
-@click.option("--path", "show_path", is_flag=True, help="Print the schema file's path, for $schema=.")
+@click.option(
+    "--path", "show_path", is_flag=True, help="Print the schema file's path, for $schema=."
+)
 def schema(policy: bool, show_path: bool) -> None:
     """Print the JSON Schema of definitions (or of policy files), for editors.
 

@@ -1,8 +1,8 @@
-"""The errors `journeys` raises: one root, :class:`JourneyError`, and a subclass per kind of trouble.
+"""The errors `journeys` raises: one root, :class:`JourneyError`, a subclass per kind of trouble.
 
-Every error says *where* (a file, line and column, a JSON pointer, a run or a milestone) and *what to
-do*, in words an author of a YAML file understands. The command line prints ``str(error)`` and exits
-with status 1; nothing else is needed to understand it.
+Every error says *where* (a file, line and column, a JSON pointer, a run or a milestone) and *what
+to do*, in words an author of a YAML file understands. The command line prints ``str(error)`` and
+exits with status 1; nothing else is needed to understand it.
 """
 
 from __future__ import annotations

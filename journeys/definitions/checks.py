@@ -74,7 +74,8 @@ def _unique_ids(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
         if ident in first:
             line = document.position(("milestones", first[ident], "id"))[0]
             yield document.problem(
-                path, f"duplicate milestone id {ident!r} (first used at line {line}); ids are unique"
+                path,
+                f"duplicate milestone id {ident!r} (first used at line {line}); ids are unique",
             )
         else:
             first[ident] = index
@@ -188,6 +189,7 @@ def _durations_make_sense(document: Document, data: dict[str, Any]) -> Iterator[
     retries = data.get("retries")
     if isinstance(retries, dict):
         places += [(("retries", name), {"retry": r}) for name, r in retries.items()]
+    default_retry = defaults.get("retry") if isinstance(defaults, dict) else None
     for path, holder in places:
         timeout = _seconds(holder.get("timeout"))
         if timeout == 0:
@@ -195,13 +197,16 @@ def _durations_make_sense(document: Document, data: dict[str, Any]) -> Iterator[
         retry = holder.get("retry")
         if not isinstance(retry, dict):
             continue
+        if path[0] == "milestones" and isinstance(default_retry, dict):
+            retry = {**default_retry, **retry}  # what the milestone will run with
         retry_path = path if path[0] == "retries" else (*path, "retry")
         delay, longest = _seconds(retry.get("delay")), _seconds(retry.get("max_delay"))
         if delay is not None and longest is not None and longest < delay:
             yield document.problem(
                 (*retry_path, "max_delay"),
                 f"max_delay ({durations.format(longest)}) is shorter than delay"
-                f" ({durations.format(delay)}): no retry could wait that little",
+                f" ({durations.format(delay)}), so every retry would wait"
+                f" {durations.format(longest)}; raise max_delay or lower delay",
             )
 
 

@@ -1,7 +1,7 @@
-"""Durations as authors write them: ``500ms``, ``30s``, ``5m``, ``2h``, ``7d``, ``1h30m``, or seconds.
+"""Durations as authors write them: ``500ms``, ``30s``, ``5m``, ``2h``, ``7d``, ``1h30m``, seconds.
 
-The JSON Schema checks the same pattern (:data:`PATTERN`), so an editor flags a bad duration as it is
-typed; :func:`parse` turns a checked one into seconds and :func:`format` turns seconds back into
+The JSON Schema checks the same pattern (:data:`PATTERN`), so an editor flags a bad duration as it
+is typed; :func:`parse` turns a checked one into seconds and :func:`format` turns seconds back into
 the shortest way to write them, for plans and messages.
 """
 
@@ -36,13 +36,14 @@ def parse(value: str | int | float) -> float:
     text = value.strip()
     if not _WHOLE.fullmatch(text):
         raise ValueError(
-            f"{value!r} is not a duration; write 500ms, 30s, 5m, 2h, 7d, 1h30m or a number of seconds"
+            f"{value!r} is not a duration;"
+            " write 500ms, 30s, 5m, 2h, 7d, 1h30m or a number of seconds"
         )
     return sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(text))
 
 
-def format(seconds: float) -> str:  # noqa: A001 - the module's own vocabulary: durations.format
-    """The shortest usual spelling of a duration: ``format(5400) == "1h30m"``, ``0.5 -> "500ms"``."""
+def format(seconds: float) -> str:
+    """The shortest usual spelling of a duration: ``format(5400) == "1h30m"``, ``0.5: "500ms"``."""
     if seconds < 0 or not math.isfinite(seconds):
         raise ValueError(f"{seconds!r} is not a duration")
     if seconds < 1:

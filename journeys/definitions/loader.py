@@ -20,7 +20,9 @@ __all__ = ["DocumentKind", "check_file", "load_definition", "load_policy_file"]
 DocumentKind = Literal["journey", "policy"]
 
 
-def load_definition(definition: str | os.PathLike[str], *, name: str | None = None) -> model.Definition:
+def load_definition(
+    definition: str | os.PathLike[str], *, name: str | None = None
+) -> model.Definition:
     """Load and validate a journey definition from a file path or from YAML text.
 
     A :class:`os.PathLike`, or a one-line string ending in ``.yaml``/``.yml`` or naming an
@@ -33,11 +35,16 @@ def load_definition(definition: str | os.PathLike[str], *, name: str | None = No
     document = _document(definition, name)
     _raise_problems(document, "journey")
     data = document.data
-    lines = {index: document.position(("milestones", index))[0] for index in range(len(data["milestones"]))}
+    lines = {
+        index: document.position(("milestones", index))[0]
+        for index in range(len(data["milestones"]))
+    }
     return model.build(data, source=document.file, text=document.text, lines=lines)
 
 
-def load_policy_file(policy: str | os.PathLike[str], *, name: str | None = None) -> Mapping[str, Any]:
+def load_policy_file(
+    policy: str | os.PathLike[str], *, name: str | None = None
+) -> Mapping[str, Any]:
     """Load and validate a policy file (``default:`` and ``journeys:``); its data, read-only.
 
     Raises :class:`journeys.DefinitionError` as :func:`load_definition` does.
@@ -62,7 +69,11 @@ def check_file(path: str | os.PathLike[str]) -> DocumentKind:
 
 def kind_of(data: Any) -> DocumentKind:
     """Whether parsed YAML data looks like a policy file or (by default) a journey definition."""
-    if isinstance(data, dict) and "journey" not in data and ("default" in data or "journeys" in data):
+    if (
+        isinstance(data, dict)
+        and "journey" not in data
+        and ("default" in data or "journeys" in data)
+    ):
         return "policy"
     return "journey"
 

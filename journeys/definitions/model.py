@@ -1,4 +1,4 @@
-"""The typed, frozen form of a valid definition: what the compiler, the runner and the renderers read.
+"""The typed, frozen form of a valid definition: what the compiler, runner and renderers read.
 
 A :class:`Definition` is built only from a document that passed the schema and the checks, with
 defaults applied and durations in seconds, so nothing downstream re-validates or re-parses it.
@@ -179,9 +179,7 @@ def build(
 
     ``lines`` maps a milestone's index to the line it starts on.
     """
-    named = {
-        name: _retry(spec, name=name) for name, spec in (data.get("retries") or {}).items()
-    }
+    named = {name: _retry(spec, name=name) for name, spec in (data.get("retries") or {}).items()}
     defaults = data.get("defaults") or {}
     milestones = tuple(
         _milestone(index, spec, defaults, named, (lines or {}).get(index, 0))

@@ -32,7 +32,16 @@ import yaml
 
 from journeys.errors import DefinitionError, Problem
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "JsonPath", "parse", "pointer", "read"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "Document",
+    "JsonPath",
+    "parse",
+    "pointer",
+    "read",
+]
 
 MAX_BYTES: Final = 4 * 1024 * 1024
 """The largest document read: a 1,000-milestone journey is a few hundred kilobytes."""
@@ -71,7 +80,7 @@ _SCALAR_TAGS = {_CORE + name for name in ("str", "int", "float", "bool", "null")
 
 
 def pointer(path: JsonPath) -> str:
-    """The JSON pointer (RFC 6901) of a path: ``("milestones", 2, "id")`` -> ``/milestones/2/id``."""
+    """The JSON pointer (RFC 6901) of a path: ``("milestones", 2)`` -> ``/milestones/2``."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
@@ -215,7 +224,7 @@ class _Builder:
 
     def syntax_error(self, error: yaml.MarkedYAMLError) -> None:
         mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = error.problem or error.context or "not valid YAML"
         if error.context and error.problem and error.context_mark:
             message = f"{error.problem} ({error.context} at line {error.context_mark.line + 1})"
@@ -224,7 +233,8 @@ class _Builder:
 
     def build(self, events: Iterator[yaml.Event]) -> None:
         for event in events:
-            mark = (event.start_mark.line + 1, event.start_mark.column + 1)
+            start = event.start_mark
+            mark = (start.line + 1, start.column + 1) if start is not None else (1, 1)
             if isinstance(event, yaml.ScalarEvent):
                 value = self._scalar(event, mark)
                 self._attach(value, mark, 1, 1, event.anchor, raw=event.value)
@@ -232,7 +242,9 @@ class _Builder:
                 is_map = isinstance(event, yaml.MappingStartEvent)
                 self._check_collection_tag(event, mark, is_map)
                 if len(self.stack) >= self.max_depth:
-                    self.add(*mark, self._next_path(), f"nested more than {self.max_depth} levels deep")
+                    self.add(
+                        *mark, self._next_path(), f"nested more than {self.max_depth} levels deep"
+                    )
                     raise _Stop
                 container: dict[str, Any] | list[Any] = {} if is_map else []
                 self.stack.append(_Frame(container, self._next_path(), event.anchor, mark))
@@ -268,12 +280,15 @@ class _Builder:
             return None
         if tag == _CORE + "null":
             return None
-        value = _resolve_plain(text)
-        expected = {"int": int, "float": (int, float), "bool": bool}[tag.removeprefix(_CORE)]
-        if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
-            self.add(*mark, self._next_path(), f"{text!r} is not a valid {tag.removeprefix(_CORE)}")
-            return None
-        return float(value) if tag == _CORE + "float" else value
+        value, kind = _resolve_plain(text), tag.removeprefix(_CORE)
+        if kind == "bool" and isinstance(value, bool):
+            return value
+        if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        self.add(*mark, self._next_path(), f"{text!r} is not a valid {kind}")
+        return None
 
     def _check_collection_tag(
         self, event: yaml.CollectionStartEvent, mark: tuple[int, int], is_map: bool

@@ -45,17 +45,16 @@ def _explain(document: Document, error: ValidationError) -> Iterator[Problem]:
         error = best_match(error.context)
     path: JsonPath = tuple(error.absolute_path)
     instance, keyword, schema = error.instance, error.validator, error.schema
+    value: Any = error.validator_value
     assert isinstance(schema, dict)
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known = list(schema.get("properties", {}))
         for key in instance:
             if key not in known:
-                yield document.problem(
-                    (*path, key), _unknown_field(key, known, schema), key=True
-                )
+                yield document.problem((*path, key), _unknown_field(key, known, schema), key=True)
         return
     if keyword == "required" and isinstance(instance, dict):
-        for name in error.validator_value:
+        for name in value:
             if name not in instance:
                 yield document.problem(path, f"missing required field {name!r}")
         return
@@ -79,13 +78,14 @@ def _unknown_field(key: str, known: list[str], schema: dict[str, Any]) -> str:
 
 
 def _message(error: ValidationError) -> str:
-    instance, keyword, value = error.instance, error.validator, error.validator_value
+    instance, keyword = error.instance, error.validator
+    value: Any = error.validator_value
     schema = error.schema if isinstance(error.schema, dict) else {}
     if keyword == "type":
         wanted = [value] if isinstance(value, str) else list(value)
         words = " or ".join(_TYPE_WORDS.get(name, name) for name in wanted)
         message = f"expected {words}, got {_show(instance)}"
-        if "boolean" in wanted and instance in _YAML11_BOOLEANS:
+        if "boolean" in wanted and isinstance(instance, str) and instance in _YAML11_BOOLEANS:
             message += " (write true or false: yes/no/on/off are text in YAML 1.2)"
         return message
     if keyword == "enum":
