@@ -6,6 +6,7 @@ author sees everything at once) and reports problems located like the schema's o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -180,6 +181,45 @@ def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
             yield from _strings(item, (*path, index))
 
 
+def _durations_parse(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Strings the schema's pattern accepts but that are too long to mean anything."""
+    for path, value in _duration_places(data):
+        if isinstance(value, str) and re.fullmatch(durations.PATTERN, value):
+            try:
+                durations.parse(value)
+            except ValueError as error:
+                yield document.problem(path, str(error))
+
+
+def _duration_places(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any]]:
+    def retry_fields(retry: Any, path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:
+        if isinstance(retry, dict):
+            for field in ("delay", "max_delay"):
+                if field in retry:
+                    yield (*path, field), retry[field]
+
+    defaults = data.get("defaults")
+    if isinstance(defaults, dict):
+        if "timeout" in defaults:
+            yield ("defaults", "timeout"), defaults["timeout"]
+        yield from retry_fields(defaults.get("retry"), ("defaults", "retry"))
+    retries = data.get("retries")
+    if isinstance(retries, dict):
+        for name, retry in retries.items():
+            yield from retry_fields(retry, ("retries", name))
+    for index, milestone in _milestones(data):
+        if "timeout" in milestone:
+            yield ("milestones", index, "timeout"), milestone["timeout"]
+        yield from retry_fields(milestone.get("retry"), ("milestones", index, "retry"))
+        estimate = milestone.get("estimate")
+        if isinstance(estimate, dict) and "duration" in estimate:
+            yield ("milestones", index, "estimate", "duration"), estimate["duration"]
+    policies = data.get("policies")
+    wal = policies.get("wal") if isinstance(policies, dict) else None
+    if isinstance(wal, dict) and "ttl" in wal:
+        yield ("policies", "wal", "ttl"), wal["ttl"]
+
+
 def _durations_make_sense(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
     places: list[tuple[JsonPath, Any]] = []
     defaults = data.get("defaults")
@@ -226,5 +266,6 @@ _CHECKS: Final[tuple[_Check, ...]] = (
     _policies_name_milestones,
     _inputs_is_a_schema,
     _templates_compile,
+    _durations_parse,
     _durations_make_sense,
 )

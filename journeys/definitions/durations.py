@@ -11,9 +11,12 @@ import math
 import re
 from typing import Final
 
-__all__ = ["PATTERN", "format", "parse"]
+__all__ = ["LONGEST", "PATTERN", "format", "parse"]
 
 _UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+LONGEST: Final = 10_000_000_000.0
+"""The longest duration accepted, in seconds (about 317 years): longer is surely a mistake."""
 
 PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
 """A duration string: one or more number-unit parts, largest unit first by convention."""
@@ -30,16 +33,20 @@ def parse(value: str | int | float) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration; write 500ms, 30s, 5m, 2h, 7d or seconds")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
+        if (isinstance(value, int) and value > LONGEST) or not math.isfinite(value) or value < 0:
             raise ValueError(f"{value!r} is not a duration: it must be a number of seconds >= 0")
-        return float(value)
-    text = value.strip()
-    if not _WHOLE.fullmatch(text):
-        raise ValueError(
-            f"{value!r} is not a duration;"
-            " write 500ms, 30s, 5m, 2h, 7d, 1h30m or a number of seconds"
-        )
-    return sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(text))
+        seconds = float(value)
+    else:
+        text = value.strip()
+        if not _WHOLE.fullmatch(text):
+            raise ValueError(
+                f"{value!r} is not a duration;"
+                " write 500ms, 30s, 5m, 2h, 7d, 1h30m or a number of seconds"
+            )
+        seconds = sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(text))
+    if seconds > LONGEST:
+        raise ValueError(f"{value!r} is longer than the longest duration allowed (about 317 years)")
+    return seconds
 
 
 def format(seconds: float) -> str:

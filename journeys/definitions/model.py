@@ -189,7 +189,7 @@ def build(
     return Definition(
         journey=journey,
         milestones=milestones,
-        version=data.get("version", 1),
+        version=int(data.get("version", 1)),  # JSON Schema calls 2.0 an integer too
         kind=data.get("kind", "structured"),
         title=data.get("title") or _humanize(journey),
         description=data.get("description", ""),
@@ -248,7 +248,7 @@ _NO_RETRY = Retry()
 def _retry(spec: dict[str, Any], *, base: Retry = _NO_RETRY, name: str | None = None) -> Retry:
     max_delay = spec.get("max_delay")
     return Retry(
-        retries=spec.get("retries", base.retries),
+        retries=int(spec.get("retries", base.retries)),
         delay=durations.parse(spec["delay"]) if "delay" in spec else base.delay,
         backoff=cast(Backoff, spec.get("backoff", base.backoff)),
         factor=float(spec.get("factor", base.factor)),

@@ -21,6 +21,7 @@ Problems found while reading are collected and raised together as one
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -224,10 +225,14 @@ class _Builder:
 
     def syntax_error(self, error: yaml.MarkedYAMLError) -> None:
         mark = error.problem_mark or error.context_mark
+        if mark is not None and error.context_mark is not None and mark.line >= len(self.lines):
+            mark = error.context_mark  # "found end of stream": point where the open thing began
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = error.problem or error.context or "not valid YAML"
         if error.context and error.problem and error.context_mark:
             message = f"{error.problem} ({error.context} at line {error.context_mark.line + 1})"
+        if "mapping values are not allowed" in message:
+            message += "; check this line's indentation, or quote a value containing ': '"
         path = self.stack[-1].path if self.stack else ()
         self.add(line, column, path, f"YAML syntax error: {message}")
 
@@ -347,7 +352,12 @@ class _Builder:
             return
         if frame.key is _NO_KEY:
             if raw is None or isinstance(value, dict | list):
-                self.add(*mark, frame.path, "a key must be a plain name, not a list or a mapping")
+                text = self.lines[mark[0] - 1] if 0 < mark[0] <= len(self.lines) else ""
+                if "{{" in text[max(mark[1] - 2, 0) : mark[1] + 1]:
+                    message = 'a Jinja template must be quoted: write "{{ ... }}"'
+                else:
+                    message = "a key must be a plain name, not a list or a mapping"
+                self.add(*mark, frame.path, message)
                 frame.key = _BAD_KEY
             elif raw == "<<":
                 self.add(
@@ -391,7 +401,8 @@ def _resolve_plain(text: str) -> Any:
     if _INT_HEX.fullmatch(text):
         return int(text[2:], 16)
     if _FLOAT.fullmatch(text):
-        return float(text)
+        number = float(text)
+        return number if math.isfinite(number) else text  # 1e400: JSON has no infinity
     return text
 
 

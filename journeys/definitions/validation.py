@@ -58,12 +58,8 @@ def _explain(document: Document, error: ValidationError) -> Iterator[Problem]:
             if name not in instance:
                 yield document.problem(path, f"missing required field {name!r}")
         return
-    if keyword == "propertyNames":
-        key = str(instance)
-        rule = schema.get("propertyNames", {}).get("pattern", "")
-        yield document.problem(
-            (*path, key), f"{key!r} is not a valid name here (it must match {rule})", key=True
-        )
+    if "propertyNames" in error.relative_schema_path:  # the error is about a key, not a value
+        yield document.problem((*path, str(instance)), _message(error), key=True)
         return
     yield document.problem(path, _message(error))
 

@@ -165,7 +165,7 @@ def test_complex_keys_are_refused() -> None:
 
 @pytest.mark.parametrize(
     ("text", "line"),
-    [("a: [1, 2\n", 2), ("a: 1\n b: 2\n", 2), ("a:\n\t- b\n", 2), ("a: 'open\n", 2)],
+    [("a: [1, 2\n", 1), ("a: 1\n b: 2\n", 2), ("a:\n\t- b\n", 2), ("a: 'open\n", 1)],
 )
 def test_syntax_errors_are_located(text: str, line: int) -> None:
     [(found_line, _, _, message)] = problems_of(text)
