@@ -68,14 +68,29 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
         _print_json(results, elapsed)
     else:
         for entry in invalid:
-            for problem in entry["problems"]:
-                click.echo(str(problem))
+            shown = entry["problems"][:_MOST_SHOWN]
+            for problem in shown:
+                click.echo(_printable(str(problem)))
                 excerpt = problem.excerpt()
                 if excerpt:
-                    click.echo(excerpt)
+                    click.echo(_printable(excerpt))
+            if len(entry["problems"]) > len(shown):
+                more = len(entry["problems"]) - len(shown)
+                click.echo(f"{entry['file']}: ... and {more} more problems (--json lists all)")
         click.echo(_summary(results, elapsed))
     if invalid:
         sys.exit(1)
+
+
+_MOST_SHOWN = 50
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if chr(c) not in "\n\t"}
+
+
+def _printable(text: str) -> str:
+    """Text safe for a terminal: control characters (escape sequences) and lone surrogates
+    from a hostile file are shown escaped, never interpreted or crashing the output."""
+    text = text.translate(_CONTROL)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _yaml_files(paths: Sequence[Path]) -> Iterator[Path]:
@@ -87,7 +102,7 @@ def _yaml_files(paths: Sequence[Path]) -> Iterator[Path]:
                 file
                 for file in path.rglob("*")
                 if file.suffix in _YAML_SUFFIXES
-                and file.is_file()
+                and (file.is_file() or (file.is_symlink() and not file.is_dir()))
                 and not any(part.startswith(".") for part in file.relative_to(path).parts)
             )
             if not found:
@@ -120,7 +135,7 @@ def _print_json(results: list[dict[str, Any]], elapsed: float) -> None:
         ],
         "summary": _summary(results, elapsed),
     }
-    click.echo(json.dumps(document, indent=2))
+    click.echo(json.dumps(document, indent=2))  # ensure_ascii: hostile text arrives escaped
 
 
 @cli.command()
@@ -156,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except JourneyError as error:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {error}", err=True)
+        click.echo(_printable(f"error: {error}"), err=True)
         _print_causes(error)
         sys.exit(1)
     except (KeyboardInterrupt, BrokenPipeError):

@@ -11,14 +11,33 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["DefinitionError", "JourneyError", "Problem", "did_you_mean"]
+__all__ = [
+    "AuthorizationError",
+    "DefinitionError",
+    "Fatal",
+    "HandlerError",
+    "InputError",
+    "JourneyError",
+    "Problem",
+    "RunNotFound",
+    "StateError",
+    "did_you_mean",
+]
 
 
 _EXCERPT_WIDTH = 100
 
 
 class JourneyError(Exception):
-    """Something went wrong in `journeys`; the message says what and where."""
+    """Something went wrong in `journeys`; the message says what and where.
+
+    ``run_id`` and ``milestone`` say which run and which milestone, when the error concerns one.
+    """
+
+    def __init__(self, message: str, *, run_id: str | None = None, milestone: str | None = None):
+        super().__init__(message)
+        self.run_id = run_id
+        self.milestone = milestone
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +121,35 @@ def did_you_mean(name: str, options: Iterable[str]) -> str:
     """`` (did you mean 'action'?)`` for the closest of ``options`` to ``name``, or ``""``."""
     matches = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
     return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+class InputError(JourneyError):
+    """A run's inputs do not satisfy the journey's ``inputs`` schema; nothing was started.
+
+    ``problems`` lists each failing field as ``(JSON pointer, message)``.
+    """
+
+    def __init__(self, message: str, problems: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems)
+
+
+class HandlerError(JourneyError):
+    """A handler is unknown or cannot be loaded; the message names the closest registered ones."""
+
+
+class StateError(JourneyError):
+    """The call does not fit the run's current state (advancing the wrong milestone, changing a
+    finished run); nothing was changed."""
+
+
+class RunNotFound(JourneyError, LookupError):
+    """No run has this id in the store."""
+
+
+class AuthorizationError(JourneyError, PermissionError):
+    """The ``authorize`` hook refused the call; nothing was written."""
+
+
+class Fatal(JourneyError):
+    """Raised by a handler for a failure that no retry can fix: the milestone fails at once."""

@@ -135,7 +135,9 @@ def _inputs_is_a_schema(document: Document, data: dict[str, Any]) -> Iterator[Pr
     inputs = data.get("inputs")
     if not isinstance(inputs, dict):
         return
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    meta = Draft202012Validator(
+        Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
     for error in meta.iter_errors(inputs):
         if error.context:  # "not valid under any of the given schemas": say which part failed
             error = best_match(error.context)
@@ -146,28 +148,75 @@ def _inputs_is_a_schema(document: Document, data: dict[str, Any]) -> Iterator[Pr
 
 
 def _templates_compile(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
-    for index, milestone in _milestones(data):
+    """Every template and guard parses and names only what exists, and only earlier results."""
+    known = frozenset(_ids(data))
+    session = data.get("kind") == "session"
+    first_position: dict[str, int] = {}
+    for position, ident in enumerate(m.get("id") for _, m in _milestones(data)):
+        if isinstance(ident, str):
+            first_position.setdefault(ident, position)
+    for position, (index, milestone) in enumerate(_milestones(data)):
         base: JsonPath = ("milestones", index)
-        for path, text in _strings(milestone.get("with"), (*base, "with")):
-            message = expressions.syntax_error(text)
-            if message:
-                yield document.problem(path, message)
-        doc = milestone.get("doc")
-        if isinstance(doc, str):
-            message = expressions.syntax_error(doc)
-            if message:
-                yield document.problem((*base, "doc"), message)
+        texts = [(p, t, False) for p, t in _strings(milestone.get("with"), (*base, "with"))]
+        if isinstance(milestone.get("doc"), str):
+            texts.append(((*base, "doc"), milestone["doc"], False))
         when = milestone.get("when")
         if isinstance(when, str):
-            message = (
-                expressions.syntax_error(when, expression=True)
-                if when.strip()
-                else "the guard is empty: write an expression such as inputs.size > 0, or remove it"
+            if not when.strip():
+                yield document.problem(
+                    (*base, "when"),
+                    "the guard is empty: write an expression such as inputs.size > 0, or remove it",
+                )
+            else:
+                texts.append(((*base, "when"), when, True))
+
+        # a milestone may read the results of those before it (of any pillar, in a session)
+        def readable(ident: str, position: int = position) -> bool:
+            return session or first_position.get(ident, position) < position
+
+        for path, text, expression in texts:
+            for message in _template_problems(text, expression, known, readable):
+                yield document.problem(path, message)
+
+
+def _template_problems(
+    text: str, expression: bool, known: frozenset[str], readable: Callable[[str], bool]
+) -> Iterator[str]:
+    if "{" not in text and not expression:
+        return  # plain text: nothing to parse
+    found = expressions.analyze(text, expression=expression)
+    if found.error:
+        if expression and "{{" in text:
+            yield found.error + " (when: is an expression: write inputs.x > 0, not {{ inputs.x }})"
+        else:
+            yield found.error
+        return
+    for name in sorted(found.undeclared - set(expressions.NAMES)):
+        hint = did_you_mean(name, expressions.NAMES)
+        if name in _YAML11_WORDS and expression:
+            hint = " (write true or false)"
+        yield (
+            f"unknown name {name!r}{hint}: templates and guards can use"
+            f" {', '.join(expressions.NAMES)}"
+        )
+    for ident in found.results:
+        if ident not in known:
+            yield f"results.{ident}: no milestone named {ident!r}{did_you_mean(ident, known)}"
+        elif not readable(ident):
+            yield (
+                f"results.{ident} is not available here: milestone {ident!r} does not come"
+                " before this one"
             )
-            if message:
-                if "{{" in when:
-                    message += " (when: is an expression: write inputs.x > 0, not {{ inputs.x }})"
-                yield document.problem((*base, "when"), message)
+    env = expressions.environment()
+    for name in found.unknown_filters:
+        yield f"Jinja: no filter named {name!r}{did_you_mean(name, env.filters)}"
+    for name in found.unknown_tests:
+        yield f"Jinja: no test named {name!r}{did_you_mean(name, env.tests)}"
+    for statement in found.forbidden:
+        yield f"templates cannot {statement} other templates ({{% {statement} %}} is not allowed)"
+
+
+_YAML11_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
 
 
 def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
@@ -237,8 +286,12 @@ def _durations_make_sense(document: Document, data: dict[str, Any]) -> Iterator[
         retry = holder.get("retry")
         if not isinstance(retry, dict):
             continue
+        inherited = ""
         if path[0] == "milestones" and isinstance(default_retry, dict):
             retry = {**default_retry, **retry}  # what the milestone will run with
+            sources = [f for f in ("delay", "max_delay") if f not in holder["retry"]]
+            if sources:
+                inherited = f" ({' and '.join(sources)} from defaults.retry)"
         retry_path = path if path[0] == "retries" else (*path, "retry")
         delay, longest = _seconds(retry.get("delay")), _seconds(retry.get("max_delay"))
         if delay is not None and longest is not None and longest < delay:
@@ -246,7 +299,7 @@ def _durations_make_sense(document: Document, data: dict[str, Any]) -> Iterator[
                 (*retry_path, "max_delay"),
                 f"max_delay ({durations.format(longest)}) is shorter than delay"
                 f" ({durations.format(delay)}), so every retry would wait"
-                f" {durations.format(longest)}; raise max_delay or lower delay",
+                f" {durations.format(longest)}{inherited}; raise max_delay or lower delay",
             )
 
 

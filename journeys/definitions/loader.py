@@ -27,7 +27,7 @@ def load_definition(
 
     A :class:`os.PathLike`, or a one-line string ending in ``.yaml``/``.yml`` or naming an
     existing file, is read as a path; any other string is the YAML text itself, reported under
-    ``name`` (default ``<string>``) in messages.
+    ``name`` (default ``<string>``) in messages. Giving ``name`` makes a string always text.
 
     Raises :class:`journeys.DefinitionError` listing every problem, each with its file, line,
     column, JSON pointer and message.
@@ -79,7 +79,7 @@ def kind_of(data: Any) -> DocumentKind:
 
 
 def _document(origin: str | os.PathLike[str], name: str | None) -> source.Document:
-    if isinstance(origin, os.PathLike) or _looks_like_a_path(origin):
+    if isinstance(origin, os.PathLike) or (name is None and _looks_like_a_path(origin)):
         file = os.fspath(origin)
         return source.parse(source.read(file), name or file)
     return source.parse(origin, name or "<string>")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,20 +56,22 @@ MAX_DEPTH: Final = 64
 
 JsonPath = tuple[str | int, ...]
 
-try:  # libyaml's parser is ~10x faster; the pure-Python one is the same grammar.
-    _Parser: type = yaml.CParser  # type: ignore[attr-defined,unused-ignore]
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+try:  # libyaml's parser is ~10x faster than the pure-Python one, with the same grammar
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml.parser import Parser as _PyParser
     from yaml.reader import Reader as _Reader
     from yaml.scanner import Scanner as _Scanner
 
-    class _PyParserStream(_Reader, _Scanner, _PyParser):
+    class _Parser(_Reader, _Scanner, _PyParser):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:
             _Reader.__init__(self, stream)
             _Scanner.__init__(self)
             _PyParser.__init__(self)
 
-    _Parser = _PyParserStream
+        def dispose(self) -> None:
+            pass
+
 
 _CORE = "tag:yaml.org,2002:"
 _NULL = re.compile(r"~|null|Null|NULL|")
@@ -94,6 +97,7 @@ class Document:
     data: Any
     key_positions: dict[JsonPath, tuple[int, int]] = field(repr=False)
     value_positions: dict[JsonPath, tuple[int, int]] = field(repr=False)
+    lines: list[str] = field(repr=False, default_factory=list)
 
     def position(self, path: JsonPath, *, key: bool = False) -> tuple[int, int]:
         """The 1-based (line, column) of the value at ``path``, or of its key with ``key=True``.
@@ -115,14 +119,15 @@ class Document:
         return Problem(self.file, line, column, pointer(path), message, self.source_line(line))
 
     def source_line(self, line: int) -> str | None:
-        lines = self.text.splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else None
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else None
 
 
 def read(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> str:
     """The text of a file, or a :class:`DefinitionError` saying why it cannot be read."""
     name = os.fspath(path)
     try:
+        if not stat.S_ISREG(os.stat(name).st_mode) and not Path(name).is_dir():
+            raise _whole_file(name, "is not a regular file")
         with Path(name).open("rb") as stream:
             raw = stream.read(max_bytes + 1)
     except FileNotFoundError:
@@ -166,17 +171,27 @@ def parse(
         position = getattr(error, "position", 0) or 0
         line = text.count("\n", 0, position) + 1
         column = position - (text.rfind("\n", 0, position) + 1) + 1
-        builder.add(line, column, (), f"not valid YAML: {error}")
+        character = getattr(error, "character", None)
+        shown = f"U+{ord(character):04X}" if isinstance(character, str) else "a character"
+        builder.add(
+            line,
+            column,
+            (),
+            f"not valid YAML: {shown} is a control character YAML does not allow;"
+            " remove it (or write it as an escape inside double quotes)",
+        )
     if builder.problems:
         raise DefinitionError(builder.problems)
-    return Document(file, text, builder.root, builder.keys, builder.values)
+    return Document(file, text, builder.root, builder.keys, builder.values, builder.lines)
 
 
 def _events(text: str) -> Iterator[yaml.Event]:
     parser = _Parser(text)
     try:
         while parser.check_event():
-            yield parser.get_event()
+            event = parser.get_event()
+            assert event is not None
+            yield event
     finally:
         parser.dispose()
 
@@ -218,6 +233,7 @@ class _Builder:
         self.root: Any = None
         self.nodes = 0
         self.documents = 0
+        self.aliased = False
 
     def add(self, line: int, column: int, path: JsonPath, message: str) -> None:
         source = self.lines[line - 1] if 0 < line <= len(self.lines) else None
@@ -225,14 +241,15 @@ class _Builder:
 
     def syntax_error(self, error: yaml.MarkedYAMLError) -> None:
         mark = error.problem_mark or error.context_mark
-        if mark is not None and error.context_mark is not None and mark.line >= len(self.lines):
-            mark = error.context_mark  # "found end of stream": point where the open thing began
+        problem = error.problem or ""
+        if error.context_mark is not None and (
+            mark is None
+            or mark.line >= len(self.lines)  # "found end of stream": where the open thing began
+            or "could not find expected ':'" in problem  # a key without its colon
+        ):
+            mark = error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        message = error.problem or error.context or "not valid YAML"
-        if error.context and error.problem and error.context_mark:
-            message = f"{error.problem} ({error.context} at line {error.context_mark.line + 1})"
-        if "mapping values are not allowed" in message:
-            message += "; check this line's indentation, or quote a value containing ': '"
+        message = _plain_syntax_message(error)
         path = self.stack[-1].path if self.stack else ()
         self.add(line, column, path, f"YAML syntax error: {message}")
 
@@ -277,7 +294,7 @@ class _Builder:
     def _scalar(self, event: yaml.ScalarEvent, mark: tuple[int, int]) -> Any:
         tag, text = event.tag, event.value
         if tag is None and event.implicit[0]:
-            return _resolve_plain(text)
+            return resolve_plain(text)
         if tag is None or tag == "!" or tag == _CORE + "str":
             return text
         if tag not in _SCALAR_TAGS:
@@ -285,7 +302,7 @@ class _Builder:
             return None
         if tag == _CORE + "null":
             return None
-        value, kind = _resolve_plain(text), tag.removeprefix(_CORE)
+        value, kind = resolve_plain(text), tag.removeprefix(_CORE)
         if kind == "bool" and isinstance(value, bool):
             return value
         if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
@@ -314,6 +331,7 @@ class _Builder:
             self._attach(None, mark, 1, 1, None)
             return
         value, size = self.anchors[anchor]
+        self.aliased = True
         self._attach(value, mark, size, size, None)
 
     def _attach(
@@ -333,8 +351,13 @@ class _Builder:
             self.add(
                 *mark,
                 self._next_path(),
-                f"the document expands to more than {self.max_nodes:,} values; aliases (*name)"
-                " repeat what they refer to, so nested aliases can explode (an alias bomb)",
+                f"the document has more than {self.max_nodes:,} values, the most allowed"
+                + (
+                    "; aliases (*name) count every value they repeat, so nested aliases"
+                    " explode (an alias bomb)"
+                    if self.aliased
+                    else ""
+                ),
             )
             raise _Stop
         if anchor is not None:
@@ -389,7 +412,8 @@ class _Builder:
         frame.container[key] = value
 
 
-def _resolve_plain(text: str) -> Any:
+def resolve_plain(text: str) -> Any:
+    """The value of an unquoted scalar under the YAML 1.2 core schema."""
     if _NULL.fullmatch(text):
         return None
     if text in _BOOL:
@@ -404,6 +428,35 @@ def _resolve_plain(text: str) -> Any:
         number = float(text)
         return number if math.isfinite(number) else text  # 1e400: JSON has no infinity
     return text
+
+
+_JARGON = {
+    "<block end>": "the end of an indented block",
+    "<block sequence start>": "a list item ('- ')",
+    "<block mapping start>": "a key",
+    "<document start>": "the start of a document ('---')",
+    "<stream end>": "the end of the file",
+    "<scalar>": "a value",
+}
+
+
+def _plain_syntax_message(error: yaml.MarkedYAMLError) -> str:
+    """PyYAML's message, with its token jargon in words and advice for the usual slips."""
+    problem = error.problem or error.context or "not valid YAML"
+    for jargon, words in _JARGON.items():
+        problem = problem.replace(jargon, words)
+    if "could not find expected ':'" in problem:
+        return "a key is missing its ':' (write key: value), or a quote is not closed"
+    if "tab character" in problem or "'\\t'" in problem:
+        return "a tab character: YAML is indented with spaces, never tabs"
+    if "mapping values are not allowed" in problem:
+        return f"{problem}: check this line's indentation, or quote a value that contains ': '"
+    if error.context and error.context_mark is not None:
+        context = error.context
+        for jargon, words in _JARGON.items():
+            context = context.replace(jargon, words)
+        return f"{problem} ({context} at line {error.context_mark.line + 1})"
+    return problem
 
 
 def _tag_message(tag: str) -> str:

@@ -8,6 +8,7 @@ plain words ("expected true or false, got 'yes'") rather than schema vocabulary.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,7 +38,29 @@ def problems(document: Document, validator: Draft202012Validator) -> list[Proble
     for error in validator.iter_errors(document.data):
         for problem in _explain(document, error):
             found.setdefault((problem.line, problem.column, problem.path, problem.message), problem)
-    return list(found.values())
+    return _without_echoes(list(found.values()))
+
+
+def _without_echoes(found: list[Problem]) -> list[Problem]:
+    """Drop "missing required field 'x'" where a misspelt field in the same mapping already says
+    "did you mean 'x'?": the typo is the one mistake, reported once, at its own line."""
+    explained = {
+        (problem.path.rsplit("/", 1)[0], match.group(1))
+        for problem in found
+        if (match := _SUGGESTED.search(problem.message))
+    }
+    return [
+        problem
+        for problem in found
+        if not (
+            (match := _MISSING.fullmatch(problem.message))
+            and (problem.path, match.group(1)) in explained
+        )
+    ]
+
+
+_SUGGESTED = re.compile(r"^unknown field .*\(did you mean '([^']+)'\?\)")
+_MISSING = re.compile(r"missing required field '([^']+)'")
 
 
 def _explain(document: Document, error: ValidationError) -> Iterator[Problem]:
@@ -66,6 +89,10 @@ def _explain(document: Document, error: ValidationError) -> Iterator[Problem]:
 
 def _unknown_field(key: str, known: list[str], schema: dict[str, Any]) -> str:
     hint = did_you_mean(key, known)
+    strange = [c for c in key if not c.isascii() or not c.isprintable()]
+    if strange:  # a look-alike letter (a Cyrillic one for a Latin one) or an invisible character
+        shown = ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(strange))
+        hint += f" (it contains {shown}, not a plain ASCII letter)"
     if hint:
         return f"unknown field {key!r}{hint}"
     if known:
@@ -83,6 +110,10 @@ def _message(error: ValidationError) -> str:
         message = f"expected {words}, got {_show(instance)}"
         if "boolean" in wanted and isinstance(instance, str) and instance in _YAML11_BOOLEANS:
             message += " (write true or false: yes/no/on/off are text in YAML 1.2)"
+        elif isinstance(instance, str) and _would_be(instance, wanted):
+            message = f"expected {words}, got the text {instance!r}: remove the quotes"
+        elif isinstance(instance, float) and "integer" in wanted and instance.is_integer():
+            message += f" (write {int(instance)})"
         return message
     if keyword == "enum":
         options = ", ".join(str(option) for option in value)
@@ -108,6 +139,20 @@ def _message(error: ValidationError) -> str:
     if keyword in ("maximum", "exclusiveMaximum"):
         return f"{_show(instance)} is too large: the most allowed is {value}"
     return error.message
+
+
+def _would_be(text: str, wanted: list[str]) -> bool:
+    """Whether quoted text would have been the wanted type unquoted (``"true"``, ``"1"``)."""
+    from journeys.definitions.source import resolve_plain
+
+    value = resolve_plain(text)
+    if isinstance(value, bool):
+        return "boolean" in wanted
+    if isinstance(value, int):
+        return "integer" in wanted or "number" in wanted
+    if isinstance(value, float):
+        return "number" in wanted
+    return False
 
 
 def _show(instance: Any) -> str:

@@ -12,7 +12,7 @@ import json
 from importlib import resources
 from typing import Any, Literal
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 
 __all__ = ["SchemaName", "path", "schema", "text", "validator"]
 
@@ -40,7 +40,19 @@ def schema(name: SchemaName) -> dict[str, Any]:
     return parsed
 
 
+def _whole_number(_checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema calls 2.0 an integer; an author who wrote `retries: 2.0` or `1e3` made a slip.
+_Strict = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _whole_number),
+)
+
+
 @functools.cache
 def validator(name: SchemaName) -> Draft202012Validator:
-    """A validator for the schema, built once per process."""
-    return Draft202012Validator(schema(name))
+    """A validator for the schema, built once per process (integers must be written whole)."""
+    strict: Draft202012Validator = _Strict(schema(name))
+    return strict

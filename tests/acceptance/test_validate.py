@@ -101,3 +101,52 @@ def test_debug_shows_a_traceback_only_when_asked(journeys_cli: Run, tmp_path: Pa
     assert "Traceback" not in quiet.stderr
     assert "Traceback" in loud.stderr
     assert loud.returncode == 1
+
+
+def test_hostile_text_is_printed_escaped(journeys_cli: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "hostile.yaml"
+    # an escape sequence in a key that would retitle the terminal if printed raw
+    bad.write_text('journey: x\nmilestones:\n  - id: a\n    "\\e]0;pwned\\a": 1\n')
+    done = journeys_cli("validate", str(bad))
+    assert done.returncode == 1
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "\\x1b]0;pwned\\x07" in done.stdout
+    # a lone surrogate escape: refused by the parser, printed without crashing the output
+    bad.write_text('journey: x\nmilestones:\n  - id: a\n    "act\\ud800ion": 2\n')
+    done = journeys_cli("validate", str(bad))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_dangling_symlink_in_a_folder_is_reported(journeys_cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_text("journey: ok\nmilestones: [{id: a}]\n")
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "missing-target.yaml")
+    done = journeys_cli("validate", str(tmp_path))
+    assert done.returncode == 1
+    assert f"{tmp_path / 'gone.yaml'}: no such file" in done.stdout
+
+
+def test_a_fifo_is_refused_instead_of_hanging(journeys_cli: Run, tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    done = journeys_cli("validate", str(fifo))
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[0] == f"{fifo}: is not a regular file"
+
+
+def test_a_flood_of_problems_is_capped_in_text_but_complete_in_json(
+    journeys_cli: Run, tmp_path: Path
+) -> None:
+    bad = tmp_path / "flood.yaml"
+    bad.write_text(
+        "journey: flood\nmilestones:\n"
+        + "".join(f"  - id: m{i}\n    actoin: x.y\n" for i in range(120))
+    )
+    text = journeys_cli("validate", str(bad))
+    assert text.stdout.count("unknown field 'actoin'") == 50
+    assert f"{bad}: ... and 70 more problems (--json lists all)" in text.stdout
+    assert "120 problems" in text.stdout.splitlines()[-1]
+    report = json.loads(journeys_cli("validate", "--json", str(bad)).stdout)
+    assert len(report["files"][0]["problems"]) == 120
