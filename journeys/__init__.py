@@ -11,19 +11,48 @@ The public face of the package; everything else is internal::
 
 from journeys.definitions.loader import load_definition, load_policy_file
 from journeys.definitions.model import Definition, Estimate, Milestone, Retry
-from journeys.errors import DefinitionError, JourneyError, Problem
+from journeys.engine.engine import Engine
+from journeys.engine.run import Entry, Run
+from journeys.engine.store import MemoryStore, Store
+from journeys.errors import (
+    AuthorizationError,
+    DefinitionError,
+    Fatal,
+    HandlerError,
+    InputError,
+    JourneyError,
+    Problem,
+    RunNotFound,
+    StateError,
+)
+from journeys.handlers.context import Context
+from journeys.handlers.registry import Registry, handler
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthorizationError",
+    "Context",
     "Definition",
     "DefinitionError",
+    "Engine",
+    "Entry",
     "Estimate",
+    "Fatal",
+    "HandlerError",
+    "InputError",
     "JourneyError",
+    "MemoryStore",
     "Milestone",
     "Problem",
+    "Registry",
     "Retry",
+    "Run",
+    "RunNotFound",
+    "StateError",
+    "Store",
     "__version__",
+    "handler",
     "load_definition",
     "load_policy_file",
 ]

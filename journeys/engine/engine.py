@@ -1,0 +1,535 @@
+"""The :class:`Engine`: the public API that starts runs and moves them, blocking or with asyncio.
+
+Every call that changes a run follows one shape: check the caller is allowed and the call fits
+the run's state (so a refused or misplaced call writes nothing), fire the move on the compiled
+machine, then let the runner drive the run until it waits, parks or finishes. ``start`` and
+``astart`` (and each pair after them) share that core; only the driver differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from journeys.definitions.loader import load_definition
+from journeys.definitions.model import Definition
+from journeys.engine import compiler, store
+from journeys.engine import inputs as inputs_module
+from journeys.engine import runner as runner_module
+from journeys.engine.compiler import HUB, Compiled
+from journeys.engine.run import FINISHED, Entry, Run, RunRecord
+from journeys.errors import (
+    AuthorizationError,
+    HandlerError,
+    JourneyError,
+    RunNotFound,
+    StateError,
+    did_you_mean,
+)
+from journeys.handlers import builtin
+from journeys.handlers.registry import Registry, default_registry
+
+__all__ = ["DEFAULT_STORE", "Authorize", "Engine"]
+
+DEFAULT_STORE = "sqlite:///journeys.db"
+
+Authorize = Callable[[Mapping[str, Any], str, str], bool]
+"""``authorize(user_context, action, resource) -> bool``: asked before every call that changes
+something; ``user_context`` holds ``tenant`` and ``user``, ``action`` is ``start``, ``advance``,
+``fail``, ``navigate``, ``complete``, ``cancel`` or ``resume``, ``resource`` the journey name
+(for ``start``) or the run id."""
+
+_Prepared = tuple[Compiled, RunRecord, list[Entry]]
+
+
+class Engine:
+    """Runs journeys over a store.
+
+    ``store`` is a URL (``sqlite:///journeys.db``, the default, or ``JOURNEYS_DB``;
+    ``postgresql://user@host/db``; ``memory:``) or a :class:`~journeys.engine.store.Store`.
+    ``registry`` holds the handlers (default: the one :func:`journeys.handler` fills; the
+    built-ins are always there). ``authorize`` is asked before anything is written.
+    ``inline_delay``: retry delays up to this many seconds are waited in the call; a longer one
+    parks the run as ``waiting`` until :meth:`resume_due`.
+    """
+
+    def __init__(
+        self,
+        store: str | store.Store | None = None,
+        *,
+        registry: Registry | None = None,
+        authorize: Authorize | None = None,
+        inline_delay: float = 5.0,
+    ) -> None:
+        url = store if store is not None else os.environ.get("JOURNEYS_DB", DEFAULT_STORE)
+        self.store = _open_store(url)
+        self.registry = registry if registry is not None else default_registry
+        builtin.register(self.registry)
+        self._authorize = authorize
+        self._runner = runner_module.Runner(self.store, self.registry, inline_delay=inline_delay)
+        self._compiled: dict[str, Compiled] = {}
+        self._saved_definitions: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    # --- starting ------------------------------------------------------------------------
+
+    def start(
+        self,
+        definition: Definition | str | os.PathLike[str],
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+        run_id: str | None = None,
+        policy: Mapping[str, Any] | None = None,
+    ) -> Run:
+        """Start a run and drive it until it waits or finishes; return it.
+
+        ``definition`` is a :class:`Definition` or a path to one. ``run_id`` makes the start
+        idempotent: starting an id that exists returns that run and runs nothing. ``policy``
+        overrides the journey's policies for this run (``{"saga": {"enabled": False}}``).
+        Bad inputs raise :class:`~journeys.InputError`, unknown handlers
+        :class:`~journeys.HandlerError`, before anything is written.
+        """
+        prepared, existing = self._begin(definition, inputs, tenant, user, run_id, policy)
+        if existing is not None:
+            return existing
+        self._refuse_async_in_a_loop(prepared[0])
+        return self._drive(prepared)
+
+    async def astart(
+        self,
+        definition: Definition | str | os.PathLike[str],
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+        run_id: str | None = None,
+        policy: Mapping[str, Any] | None = None,
+    ) -> Run:
+        """:meth:`start` for asyncio: async handlers run on the caller's loop."""
+        prepared, existing = self._begin(definition, inputs, tenant, user, run_id, policy)
+        if existing is not None:
+            return existing
+        return await self._adrive(prepared)
+
+    def _begin(
+        self,
+        definition: Definition | str | os.PathLike[str],
+        inputs: Mapping[str, Any] | None,
+        tenant: str | None,
+        user: str | None,
+        run_id: str | None,
+        policy: Mapping[str, Any] | None,
+    ) -> tuple[_Prepared, Run | None]:
+        if not isinstance(definition, Definition):
+            definition = load_definition(definition)
+        self._check("start", definition.journey, tenant, user)
+        compiled = self._compile(definition)
+        self._check_handlers(compiled)
+        data = inputs_module.validate(definition, inputs)
+        resolved = _resolve_policy(definition, policy)
+        record = RunRecord(
+            id=run_id if run_id is not None else str(uuid.uuid4()),
+            journey=definition.journey,
+            version=definition.version,
+            definition_hash=definition.content_hash,
+            state=compiled.first,
+            inputs=data,
+            tenant=tenant,
+            user=user,
+            saga=definition.kind == "saga" and bool(resolved["saga"].get("enabled")),
+            wal=bool(resolved["wal"].get("enabled")),
+            policy=resolved,
+        )
+        entries = [record.entry("policy", payload=resolved)] if record.wal else []
+        if definition.content_hash not in self._saved_definitions:
+            self.store.save_definition(definition)
+            self._saved_definitions.add(definition.content_hash)
+        existing = self.store.create(record, entries)
+        if existing is not None:
+            if existing.journey != definition.journey:
+                raise StateError(
+                    f"run id {record.id!r} is already used by a run of journey"
+                    f" {existing.journey!r}",
+                    run_id=record.id,
+                )
+            return (compiled, record, []), existing.snapshot()
+        return (compiled, record, []), None
+
+    # --- moving a run ----------------------------------------------------------------------
+
+    def advance(
+        self,
+        run_id: str,
+        milestone: str,
+        data: Any = None,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+    ) -> Run:
+        """Complete the wait milestone ``milestone`` with ``data`` (it lands in ``results``)."""
+        return self._drive(self._advance(run_id, milestone, data, tenant, user))
+
+    async def aadvance(
+        self,
+        run_id: str,
+        milestone: str,
+        data: Any = None,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+    ) -> Run:
+        """:meth:`advance` for asyncio."""
+        return await self._adrive(self._advance(run_id, milestone, data, tenant, user))
+
+    def _advance(
+        self, run_id: str, milestone: str, data: Any, tenant: str | None, user: str | None
+    ) -> _Prepared:
+        compiled, record = self._waiting_at(run_id, milestone, "advance", tenant, user)
+        runner_module.check_json(data, f"the data given to advance {milestone!r}")
+        entries = _signal(record, trigger="advance", milestone=milestone, payload=data)
+        record.results[milestone] = data
+        record.completed.append(milestone)
+        self._move(compiled, record, "succeed", entries)
+        return compiled, record, entries
+
+    def fail(
+        self,
+        run_id: str,
+        milestone: str,
+        error: str,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+    ) -> Run:
+        """Report that the wait milestone ``milestone`` failed (a saga then compensates)."""
+        return self._drive(self._fail(run_id, milestone, error, tenant, user))
+
+    async def afail(
+        self,
+        run_id: str,
+        milestone: str,
+        error: str,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+    ) -> Run:
+        """:meth:`fail` for asyncio."""
+        return await self._adrive(self._fail(run_id, milestone, error, tenant, user))
+
+    def _fail(
+        self, run_id: str, milestone: str, error: str, tenant: str | None, user: str | None
+    ) -> _Prepared:
+        compiled, record = self._waiting_at(run_id, milestone, "fail", tenant, user)
+        entries = _signal(record, trigger="fail", milestone=milestone, error=str(error))
+        record.error = f"{milestone} failed: {error}"
+        self._move(compiled, record, "fail", entries)
+        return compiled, record, entries
+
+    def navigate(
+        self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
+    ) -> Run:
+        """Move a session to the pillar ``to`` and run that pillar's action."""
+        return self._drive(self._navigate(run_id, to, tenant, user))
+
+    async def anavigate(
+        self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
+    ) -> Run:
+        """:meth:`navigate` for asyncio."""
+        return await self._adrive(self._navigate(run_id, to, tenant, user))
+
+    def _navigate(self, run_id: str, to: str, tenant: str | None, user: str | None) -> _Prepared:
+        compiled, record = self._session(run_id, "navigate", tenant, user)
+        if to not in compiled.milestones:
+            raise JourneyError(
+                f"journey {record.journey!r} has no pillar {to!r}"
+                f"{did_you_mean(to, compiled.milestones) or ''}; its pillars are"
+                f" {', '.join(compiled.milestones)}",
+                run_id=run_id,
+            )
+        entries = _signal(record, trigger="navigate", milestone=to)
+        self._move(compiled, record, "leave", entries)
+        self._move(compiled, record, f"enter:{to}", entries)
+        return compiled, record, entries
+
+    def complete(self, run_id: str, *, tenant: str | None = None, user: str | None = None) -> Run:
+        """End a session."""
+        return self._drive(self._complete(run_id, tenant, user))
+
+    async def acomplete(
+        self, run_id: str, *, tenant: str | None = None, user: str | None = None
+    ) -> Run:
+        """:meth:`complete` for asyncio."""
+        return await self._adrive(self._complete(run_id, tenant, user))
+
+    def _complete(self, run_id: str, tenant: str | None, user: str | None) -> _Prepared:
+        compiled, record = self._session(run_id, "complete", tenant, user)
+        entries: list[Entry] = []
+        self._move(compiled, record, "complete", entries)
+        return compiled, record, entries
+
+    def cancel(self, run_id: str, *, tenant: str | None = None, user: str | None = None) -> Run:
+        """Stop a run; a saga (saga policy on) first compensates what it completed."""
+        return self._drive(self._cancel(run_id, tenant, user))
+
+    async def acancel(
+        self, run_id: str, *, tenant: str | None = None, user: str | None = None
+    ) -> Run:
+        """:meth:`cancel` for asyncio."""
+        return await self._adrive(self._cancel(run_id, tenant, user))
+
+    def _cancel(self, run_id: str, tenant: str | None, user: str | None) -> _Prepared:
+        compiled, record = self._load(run_id)
+        self._check("cancel", run_id, tenant, user)
+        self._not_finished(record, "cancelled")
+        if record.state in compiled.undoes:
+            raise StateError(
+                f"run {run_id} is already compensating; it ends by itself", run_id=run_id
+            )
+        entries = _signal(record, trigger="cancel", milestone=record.state)
+        record.cancelling = True
+        record.error = record.error or "cancelled"
+        self._move(compiled, record, "cancel", entries)
+        return compiled, record, entries
+
+    def resume_due(self) -> list[Run]:
+        """Continue every run whose retry delay has passed; return them."""
+        return [self._drive(prepared) for prepared in self._due()]
+
+    async def aresume_due(self) -> list[Run]:
+        """:meth:`resume_due` for asyncio."""
+        return [await self._adrive(prepared) for prepared in self._due()]
+
+    def _due(self) -> list[_Prepared]:
+        now = self._runner.clock()
+        due: list[_Prepared] = []
+        for run_id in self.store.find(["waiting"], due_before=now):
+            compiled, record = self._load(run_id)
+            if record.status == "waiting" and record.due_at is not None and record.due_at <= now:
+                self._check("resume", run_id, record.tenant, record.user)
+                due.append((compiled, record, []))
+        return due
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> Run:
+        """The run as it stands; :class:`~journeys.RunNotFound` if there is none."""
+        return self._load(run_id)[1].snapshot()
+
+    def history(self, run_id: str) -> list[Entry]:
+        """The run's history (write-ahead log) entries, in order; empty with the WAL off."""
+        self._load(run_id)
+        return self.store.history(run_id)
+
+    def definition(self, run_id: str) -> Definition:
+        """The exact definition the run started with."""
+        return self._load(run_id)[0].definition
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the store's connections and the private event loop, if any."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.close()
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _drive(self, prepared: _Prepared) -> Run:
+        compiled, record, entries = prepared
+        runner_module.run_sync(self._runner.drive(compiled, record, entries), self._run_coroutine)
+        return record.snapshot()
+
+    async def _adrive(self, prepared: _Prepared) -> Run:
+        compiled, record, entries = prepared
+        await runner_module.run_async(self._runner.drive(compiled, record, entries))
+        return record.snapshot()
+
+    def _run_coroutine(self, coroutine: Any) -> Any:
+        """Run an async handler for the blocking API, on a private event loop."""
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                self._loop = asyncio.new_event_loop()
+            loop = self._loop
+        return loop.run_until_complete(coroutine)
+
+    def _refuse_async_in_a_loop(self, compiled: Compiled) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for name in _handler_names(compiled):
+            if self.registry.get(name).is_async:
+                raise JourneyError(
+                    f"journey {compiled.definition.journey!r} has async handlers ({name}) and"
+                    " this thread runs an event loop: use await engine.astart(...) and the other"
+                    " a-methods"
+                )
+
+    def _compile(self, definition: Definition) -> Compiled:
+        found = self._compiled.get(definition.content_hash)
+        if found is None:
+            found = self._compiled[definition.content_hash] = compiler.compile(definition)
+        return found
+
+    def _check_handlers(self, compiled: Compiled) -> None:
+        missing = []
+        for milestone in compiled.definition.milestones:
+            for role, name in (
+                ("action", milestone.action),
+                ("compensation", milestone.compensation),
+            ):
+                if name is not None and name not in self.registry:
+                    missing.append(
+                        f"milestone {milestone.id!r} ({role}): {self.registry.unknown(name)}"
+                    )
+        if missing:
+            raise HandlerError(
+                f"journey {compiled.definition.journey!r} names handlers that are not registered;"
+                " nothing was started:\n  " + "\n  ".join(missing)
+            )
+
+    def _check(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
+        if self._authorize is None:
+            return
+        allowed = self._authorize({"tenant": tenant, "user": user}, action, resource)
+        if not allowed:
+            who = user or "anonymous"
+            raise AuthorizationError(
+                f"{who} (tenant {tenant or '-'}) may not {action} {resource}; nothing was written"
+            )
+
+    def _load(self, run_id: str) -> tuple[Compiled, RunRecord]:
+        record = self.store.load(run_id)
+        if record is None:
+            raise RunNotFound(f"no run {run_id!r} in {self.store.url}", run_id=run_id)
+        compiled = self._compiled.get(record.definition_hash)
+        if compiled is None:
+            text = self.store.definition_text(record.definition_hash)
+            if text is None:
+                raise JourneyError(
+                    f"run {run_id}: its definition ({record.definition_hash[:12]}) is missing"
+                    " from the store",
+                    run_id=run_id,
+                )
+            compiled = self._compile(load_definition(text, name=f"{record.journey} (stored)"))
+        return compiled, record
+
+    def _waiting_at(
+        self, run_id: str, milestone: str, action: str, tenant: str | None, user: str | None
+    ) -> tuple[Compiled, RunRecord]:
+        compiled, record = self._load(run_id)
+        self._check(action, run_id, tenant, user)
+        self._not_finished(record, f"{action}d" if action.endswith("e") else f"{action}ed")
+        if compiled.definition.kind == "session":
+            raise StateError(f"run {run_id} is a session: use navigate and complete", run_id=run_id)
+        if milestone not in compiled.milestones:
+            raise StateError(
+                f"journey {record.journey!r} has no milestone {milestone!r}"
+                f"{did_you_mean(milestone, compiled.milestones)}",
+                run_id=run_id,
+                milestone=milestone,
+            )
+        target = compiled.milestones[milestone]
+        if not target.is_wait:
+            raise StateError(
+                f"milestone {milestone!r} runs its own handler ({target.action}); only a wait"
+                " milestone (one with no action) can be advanced or failed from outside",
+                run_id=run_id,
+                milestone=milestone,
+            )
+        if record.state != milestone or record.status != "waiting":
+            raise StateError(
+                f"run {run_id} is at {record.state!r} ({record.status}), not waiting at"
+                f" {milestone!r}; nothing was changed",
+                run_id=run_id,
+                milestone=milestone,
+            )
+        return compiled, record
+
+    def _session(
+        self, run_id: str, action: str, tenant: str | None, user: str | None
+    ) -> tuple[Compiled, RunRecord]:
+        compiled, record = self._load(run_id)
+        self._check(action, run_id, tenant, user)
+        if compiled.definition.kind != "session":
+            raise StateError(
+                f"run {run_id} is a {compiled.definition.kind} journey: {action} is for sessions",
+                run_id=run_id,
+            )
+        self._not_finished(record, "changed")
+        if record.status != "waiting" or record.state == HUB:
+            raise StateError(
+                f"run {run_id} is {record.status} at {record.state!r}; try again when it waits",
+                run_id=run_id,
+            )
+        return compiled, record
+
+    @staticmethod
+    def _not_finished(record: RunRecord, verb: str) -> None:
+        if record.status in FINISHED:
+            raise StateError(
+                f"run {record.id} is {record.status}; a finished run cannot be {verb}",
+                run_id=record.id,
+            )
+
+    @staticmethod
+    def _move(compiled: Compiled, record: RunRecord, trigger: str, entries: list[Entry]) -> None:
+        source = record.state
+        compiled.fire(record, trigger)
+        if record.wal:
+            entries.append(
+                record.entry("transition", trigger=trigger, source=source, dest=record.state)
+            )
+        record.status = "compensating" if record.state in compiled.undoes else "running"
+
+
+def _signal(record: RunRecord, **fields: Any) -> list[Entry]:
+    """The history entry of a call from outside, when the run writes its history."""
+    return [record.entry("signal", **fields)] if record.wal else []
+
+
+def _open_store(url: str | store.Store) -> store.Store:
+    return store.open(url)
+
+
+def _handler_names(compiled: Compiled) -> list[str]:
+    return [
+        name
+        for m in compiled.definition.milestones
+        for name in (m.action, m.compensation)
+        if name is not None
+    ]
+
+
+_CAPABILITIES = ("wal", "saga", "rollback", "forward_docs", "planning")
+
+
+def _resolve_policy(
+    definition: Definition, overrides: Mapping[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """The journey's policies with per-call overrides on top; every capability off by default.
+    (Policy files and environment variables join this resolution with the policy issue.)"""
+    resolved: dict[str, dict[str, Any]] = {name: {"enabled": False} for name in _CAPABILITIES}
+    for layer in (definition.policies, overrides or {}):
+        for name, values in layer.items():
+            if name not in resolved or not isinstance(values, Mapping):
+                raise JourneyError(
+                    f"unknown policy capability {name!r}{did_you_mean(name, _CAPABILITIES)}"
+                )
+            resolved[name].update(
+                {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+            )
+    return resolved

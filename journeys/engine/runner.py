@@ -1,0 +1,492 @@
+"""The runner: drives one run through its compiled machine, one milestone at a time.
+
+One core serves both the blocking and the asyncio API. :meth:`Runner.drive` is a generator that
+does everything but call handlers and sleep: it yields a :class:`Call` or a :class:`Sleep` and is
+sent back the outcome. :func:`run_sync` and :func:`run_async` are the two thin drivers that
+perform those requests, the second on the caller's event loop, so async handlers are never
+blocked by a sync wrapper and the engine is not written twice.
+
+The write-ahead protocol, when the run's WAL policy is on: before a handler is called, its intent
+(milestone, attempt, idempotency key, and the arguments for milestones listed in
+``wal.operations``) is committed; after it returns, its outcome, the transition it causes and the
+run's new state are committed together. With the WAL off, nothing is written until the run stops
+(waits, parks or finishes): a capability that is off costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+
+from journeys.definitions import expressions
+from journeys.definitions.model import Milestone, Retry
+from journeys.engine.compiler import TERMINAL, Compiled
+from journeys.engine.run import Entry, RunRecord
+from journeys.engine.store import Store
+from journeys.errors import Fatal, HandlerError, JourneyError
+from journeys.handlers.context import Context
+from journeys.handlers.registry import Handler, Registry
+
+__all__ = [
+    "Call",
+    "Outcome",
+    "Runner",
+    "Sleep",
+    "check_json",
+    "render_args",
+    "run_async",
+    "run_sync",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Call ``handler`` with ``context``; give up after ``timeout`` seconds (None: never)."""
+
+    handler: Handler
+    context: Context
+    timeout: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait before the next attempt (a short retry delay, waited inline)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a call gave: ``value`` if ``ok``, else the exception in ``error``."""
+
+    ok: bool
+    value: Any = None
+    error: BaseException | None = None
+
+
+Request = Call | Sleep
+Drive = Generator[Request, Outcome | None, None]
+
+
+class Runner:
+    """Drives runs; shared by an engine's calls, holding no per-run state of its own."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        *,
+        inline_delay: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.inline_delay = inline_delay
+        self.clock = clock
+
+    def drive(
+        self, compiled: Compiled, record: RunRecord, entries: list[Entry] | None = None
+    ) -> Drive:
+        """Move ``record`` forward until it waits, parks or finishes; saves it when it stops.
+
+        ``entries`` are history entries of what the caller already did to the run (a signal,
+        a transition), saved with the drive's first write.
+        """
+        record.due_at = None
+        if record.status not in ("compensating", "running"):
+            record.status = "compensating" if record.state in compiled.undoes else "running"
+        entries = entries if entries is not None else []
+        while True:
+            state = record.state
+            if state in TERMINAL:
+                record.status = state  # type: ignore[assignment]
+                self._stop(record, entries)
+                return
+            if state in compiled.skippable:
+                try:
+                    if self._fire(compiled, record, "skip", entries):
+                        continue
+                except JourneyError as error:  # a guard that cannot be evaluated
+                    self._fail(compiled, record, entries, str(error))
+                    continue
+            undoing = state in compiled.undoes
+            milestone = compiled.undoes[state] if undoing else compiled.milestones[state]
+            name = milestone.compensation if undoing else milestone.action
+            if name is None:
+                record.status = "waiting"  # a wait milestone: advance() or fail() continue it
+                self._stop(record, entries)
+                return
+            try:
+                call = self._call(compiled, record, milestone, name, undoing)
+            except JourneyError as error:  # unknown handler, template error: no retry helps
+                self._fail(compiled, record, entries, str(error), undoing=undoing)
+                continue
+            if record.wal:
+                entries.append(self._intent(compiled, record, milestone, call, undoing))
+                self.store.append(entries)
+                entries = []
+            outcome = yield call
+            assert outcome is not None
+            if outcome.ok:
+                if not self._succeeded(
+                    compiled, record, milestone, outcome.value, entries, undoing
+                ):
+                    return  # a session pillar: waits for the next navigation
+                continue
+            failure = outcome.error
+            assert failure is not None
+            retry = milestone.retry
+            if _retryable(failure, retry) and record.attempt <= retry.retries:
+                delay = _delay(retry, record.attempt)
+                self._log(
+                    record,
+                    entries,
+                    kind="compensation" if undoing else "operation",
+                    milestone=milestone.id,
+                    status="retrying",
+                    error=_describe(failure),
+                )
+                record.attempt += 1
+                self._fire(compiled, record, "retry", entries)
+                if delay <= self.inline_delay:
+                    yield Sleep(delay)
+                    continue
+                record.status = "waiting"
+                record.due_at = self.clock() + delay
+                self._stop(record, entries)
+                return
+            what = f"compensation of {milestone.id}" if undoing else milestone.id
+            self._fail(
+                compiled,
+                record,
+                entries,
+                f"{what} failed after {record.attempt} attempt{'s' if record.attempt > 1 else ''}:"
+                f" {_describe(failure)}",
+                undoing=undoing,
+                milestone=milestone,
+            )
+
+    def _call(
+        self, compiled: Compiled, record: RunRecord, milestone: Milestone, name: str, undoing: bool
+    ) -> Call:
+        try:
+            handler = self.registry.get(name)
+        except HandlerError as error:
+            raise HandlerError(f"milestone {milestone.id!r}: {error}") from None
+        args = render_args(milestone, record)
+        suffix = ":undo" if undoing else ""
+        context = Context(
+            run_id=record.id,
+            journey=record.journey,
+            milestone=milestone.id,
+            inputs=MappingProxyType(record.inputs),
+            args=MappingProxyType(args),
+            results=MappingProxyType(record.results),
+            attempt=record.attempt,
+            idempotency_key=f"{record.id}:{milestone.id}{suffix}",
+            tenant=record.tenant,
+            user=record.user,
+            compensating=undoing,
+            result=record.results.get(milestone.id) if undoing else None,
+        )
+        return Call(handler, context, milestone.timeout)
+
+    def _succeeded(
+        self,
+        compiled: Compiled,
+        record: RunRecord,
+        milestone: Milestone,
+        value: Any,
+        entries: list[Entry],
+        undoing: bool,
+    ) -> bool:
+        try:
+            check_json(value, f"{milestone.id}: the handler's result")
+        except JourneyError as error:
+            self._fail(compiled, record, entries, str(error), undoing=undoing)
+            return True
+        record.attempt = 1
+        if record.wal:
+            payload = value if milestone.id in _operations(record) else None
+            self._log(
+                record,
+                entries,
+                kind="compensation" if undoing else "operation",
+                milestone=milestone.id,
+                payload=payload,
+            )
+        if undoing:
+            self._fire(compiled, record, "undone", entries)
+            return True
+        record.results[milestone.id] = value
+        record.completed.append(milestone.id)
+        if compiled.definition.kind == "session":
+            record.status = "waiting"
+            self._stop(record, entries)
+            return False
+        self._fire(compiled, record, "succeed", entries)
+        if record.wal:
+            self._save(record, entries)
+        return True
+
+    def _fail(
+        self,
+        compiled: Compiled,
+        record: RunRecord,
+        entries: list[Entry],
+        message: str,
+        *,
+        undoing: bool = False,
+        milestone: Milestone | None = None,
+    ) -> None:
+        if record.wal and milestone is not None:
+            self._log(
+                record,
+                entries,
+                kind="compensation" if undoing else "operation",
+                milestone=milestone.id,
+                status="failed",
+                error=message,
+            )
+        if not undoing or record.error is None:
+            record.error = message
+        elif undoing:  # keep the original failure, and say what stopped the unwinding
+            record.error = f"{message} (while compensating after: {record.error})"
+        record.attempt = 1
+        self._fire(compiled, record, "fail", entries)
+        if record.state in compiled.undoes:
+            record.status = "compensating"
+        if record.wal:
+            self._save(record, entries)
+
+    def _fire(
+        self, compiled: Compiled, record: RunRecord, trigger: str, entries: list[Entry]
+    ) -> bool:
+        source = record.state
+        try:
+            moved = compiled.fire(record, trigger)
+        except JourneyError:
+            raise
+        except (TemplateError, SecurityError) as error:
+            raise JourneyError(
+                f"milestone {source!r}: its when: guard failed: {error}",
+                run_id=record.id,
+                milestone=source,
+            ) from error
+        except Exception as error:
+            raise JourneyError(
+                f"milestone {source!r}: its when: guard failed: {type(error).__name__}: {error}",
+                run_id=record.id,
+                milestone=source,
+            ) from error
+        if moved and record.wal:
+            entries.append(
+                record.entry(
+                    "transition",
+                    trigger=trigger,
+                    source=source,
+                    dest=record.state,
+                    milestone=source if not source.startswith("undo:") else source[5:],
+                )
+            )
+        return moved
+
+    def _intent(
+        self, compiled: Compiled, record: RunRecord, milestone: Milestone, call: Call, undoing: bool
+    ) -> Entry:
+        args = dict(call.context.args) if milestone.id in _operations(record) else None
+        return record.entry(
+            "compensation" if undoing else "operation",
+            milestone=milestone.id,
+            attempt=record.attempt,
+            status="pending",
+            payload={"args": args} if args is not None else None,
+            idempotency_key=call.context.idempotency_key,
+        )
+
+    def _log(self, record: RunRecord, entries: list[Entry], **fields: Any) -> None:
+        """Add a history entry, if the run writes its history (WAL policy on)."""
+        if record.wal:
+            kind = fields.pop("kind")
+            entries.append(record.entry(kind, attempt=record.attempt, **fields))
+
+    def _save(self, record: RunRecord, entries: list[Entry]) -> None:
+        record.updated_at = self.clock()
+        self.store.save(record, entries)
+        entries.clear()
+
+    def _stop(self, record: RunRecord, entries: list[Entry]) -> None:
+        self._save(record, entries)
+
+
+def _operations(record: RunRecord) -> frozenset[str] | tuple[str, ...]:
+    wal = record.policy.get("wal") or {}
+    return tuple(wal.get("operations") or ())
+
+
+def _retryable(error: BaseException, retry: Retry) -> bool:
+    if isinstance(error, Fatal):
+        return False
+    if not retry.on:
+        return True
+    return any(cls.__name__ in retry.on for cls in type(error).__mro__)
+
+
+def _delay(retry: Retry, attempt: int) -> float:
+    delay = retry.delay_before(attempt)
+    if retry.jitter:
+        delay *= random.uniform(0.5, 1.5)
+    return delay
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def check_json(value: Any, what: str) -> None:
+    """Raise a :class:`JourneyError` if ``value`` cannot be stored as JSON."""
+    if value is None or isinstance(value, str | int | bool):
+        return
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise JourneyError(
+            f"{what} is not JSON data ({error}); use dicts, lists, strings, numbers,"
+            " booleans and None"
+        ) from None
+
+
+_SINGLE = re.compile(r"\s*\{\{(.*?)\}\}\s*", re.DOTALL)
+
+
+def render_args(milestone: Milestone, record: RunRecord) -> dict[str, Any]:
+    """The milestone's ``with:`` arguments rendered against the run's inputs and results.
+
+    A string that is one ``{{ expression }}`` keeps the expression's type (a number stays a
+    number); any other string is rendered as a template. Errors name the milestone and argument.
+    """
+    if not milestone.args:
+        return {}
+    scope = record.scope()
+    return {key: _render(value, scope, milestone.id, key) for key, value in milestone.args.items()}
+
+
+def _render(value: Any, scope: dict[str, Any], milestone: str, where: str) -> Any:
+    if isinstance(value, str):
+        if "{" not in value:
+            return value
+        try:
+            single = _SINGLE.fullmatch(value)
+            if single and "{{" not in single.group(1) and "{%" not in value:
+                return expressions.compile_expression(single.group(1))(**scope)
+            return expressions.compile_template(value).render(**scope)
+        except UndefinedError as error:
+            raise JourneyError(
+                f"milestone {milestone!r}: argument {where!r}: {error}", milestone=milestone
+            ) from None
+        except (TemplateError, SecurityError) as error:
+            raise JourneyError(
+                f"milestone {milestone!r}: argument {where!r}: {type(error).__name__}: {error}",
+                milestone=milestone,
+            ) from None
+    if isinstance(value, Mapping):
+        return {k: _render(v, scope, milestone, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_render(v, scope, milestone, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+# --- the two drivers --------------------------------------------------------------------------
+
+
+def run_sync(drive: Drive, loop_runner: Callable[[Any], Any]) -> None:
+    """Perform a drive's requests in this thread (``loop_runner`` runs async handlers)."""
+    try:
+        request = next(drive)
+        while True:
+            if isinstance(request, Sleep):
+                time.sleep(request.seconds)
+                request = drive.send(None)
+                continue
+            request = drive.send(_call_sync(request, loop_runner))
+    except StopIteration:
+        return
+
+
+async def run_async(drive: Drive) -> None:
+    """Perform a drive's requests on the running event loop."""
+    try:
+        request = next(drive)
+        while True:
+            if isinstance(request, Sleep):
+                await asyncio.sleep(request.seconds)
+                request = drive.send(None)
+                continue
+            request = drive.send(await _call_async(request))
+    except StopIteration:
+        return
+
+
+def _call_sync(call: Call, loop_runner: Callable[[Any], Any]) -> Outcome:
+    function, context = call.handler.function, call.context
+    try:
+        if call.handler.is_async:
+            coroutine = function(context)
+            if call.timeout is not None:
+                coroutine = asyncio.wait_for(coroutine, call.timeout)
+            return Outcome(True, loop_runner(coroutine))
+        if call.timeout is None:
+            return Outcome(True, function(context))
+        return Outcome(True, _with_timeout(function, context, call.timeout))
+    except Exception as error:
+        return Outcome(False, error=error)
+
+
+async def _call_async(call: Call) -> Outcome:
+    function, context = call.handler.function, call.context
+    try:
+        if call.handler.is_async:
+            awaitable = function(context)
+        else:  # a blocking function must not stall the caller's loop
+            awaitable = asyncio.to_thread(function, context)
+        if call.timeout is not None:
+            awaitable = asyncio.wait_for(awaitable, call.timeout)
+        return Outcome(True, await awaitable)
+    except Exception as error:
+        if isinstance(error, TimeoutError) and not str(error):
+            error = TimeoutError(f"{context.milestone} took longer than {call.timeout}s")
+        return Outcome(False, error=error)
+
+
+def _with_timeout(function: Callable[[Context], Any], context: Context, timeout: float) -> Any:
+    """Run a blocking handler in a thread that is abandoned if it overruns (Python cannot kill
+    a thread; the attempt counts as failed and the thread's late result is ignored)."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = function(context)
+        except BaseException as error:
+            box["error"] = error
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=target, name=f"journeys:{context.milestone}", daemon=True)
+    thread.start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"{context.milestone} took longer than {timeout:g}s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,260 @@
+"""The SQL store: SQLite (embedded, the default) and PostgreSQL, through SQLAlchemy Core.
+
+SQLite runs in WAL journal mode with ``synchronous=FULL``: a committed transition survives a power
+cut, and readers do not block the writer. The two backends differ only where they must: creating
+a run once (``INSERT ... ON CONFLICT DO NOTHING``, spelled per dialect).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from journeys.definitions.model import Definition
+from journeys.engine import schema
+from journeys.engine.run import Entry, RunRecord, Status
+from journeys.engine.store import Store
+from journeys.errors import JourneyError, StateError
+
+__all__ = ["SqlStore"]
+
+_RUN_FIELDS = (
+    "journey",
+    "version",
+    "definition_hash",
+    "status",
+    "state",
+    "inputs",
+    "results",
+    "completed",
+    "error",
+    "attempt",
+    "saga",
+    "cancelling",
+    "wal",
+    "policy",
+    "created_at",
+    "updated_at",
+    "due_at",
+    "seq",
+)
+
+
+class SqlStore(Store):
+    """Runs and their history in SQLite or PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("postgres:"):
+            url = "postgresql:" + url.removeprefix("postgres:")
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        self.url = url
+        try:
+            parsed = make_url(url)
+            self._engine: Engine = create_engine(parsed, future=True)
+        except (ArgumentError, ValueError) as error:
+            raise JourneyError(f"bad store URL {url!r}: {error}") from error
+        except ImportError as error:
+            raise JourneyError(
+                f"the store {url!r} needs a driver that is not installed ({error});"
+                " for PostgreSQL: pip install 'journeys[postgres]'"
+            ) from error
+        self.dialect = self._engine.dialect.name
+        if self.dialect == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._schema_lock = threading.Lock()
+        self._ready = False
+
+    def _connect(self) -> Any:
+        if not self._ready:
+            with self._schema_lock:
+                if not self._ready:
+                    try:
+                        schema.metadata.create_all(self._engine)
+                    except OperationalError as error:
+                        raise JourneyError(
+                            f"cannot open the store {self.url}: {error.orig}"
+                        ) from error
+                    self._ready = True
+        return self._engine.begin()
+
+    def save_definition(self, definition: Definition) -> None:
+        row = {
+            "content_hash": definition.content_hash,
+            "journey": definition.journey,
+            "version": definition.version,
+            "text": definition.text,
+            "created_at": 0.0,
+        }
+        with self._connect() as connection:
+            connection.execute(self._insert_ignore(schema.definitions, ["content_hash"]), [row])
+
+    def definition_text(self, content_hash: str) -> str | None:
+        with self._connect() as connection:
+            text: str | None = connection.execute(
+                select(schema.definitions.c.text).where(
+                    schema.definitions.c.content_hash == content_hash
+                )
+            ).scalar_one_or_none()
+        return text
+
+    def create(self, record: RunRecord, entries: Sequence[Entry]) -> RunRecord | None:
+        record.row_version = 1
+        with self._connect() as connection:
+            inserted = connection.execute(
+                self._insert_ignore(schema.runs, ["id"]), [_run_row(record)]
+            ).rowcount
+            if not inserted:
+                record.row_version = 0
+                row = connection.execute(
+                    select(schema.runs).where(schema.runs.c.id == record.id)
+                ).one()
+                return _record(row._mapping)
+            self._append_txn(connection, entries, record)
+        return None
+
+    def save(self, record: RunRecord, entries: Sequence[Entry]) -> None:
+        with self._connect() as connection:
+            row = _run_row(record)
+            row["row_version"] = record.row_version + 1
+            changed = connection.execute(
+                update(schema.runs)
+                .where(schema.runs.c.id == record.id)
+                .where(schema.runs.c.row_version == record.row_version)
+                .values(row)
+            ).rowcount
+            if changed != 1:
+                raise StateError(
+                    f"run {record.id} was changed by another process; load it again",
+                    run_id=record.id,
+                )
+            self._append_txn(connection, entries, record)
+        record.row_version += 1
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        if entries:
+            with self._connect() as connection:
+                self._append_txn(connection, entries, None)
+
+    def _append_txn(
+        self, connection: Any, entries: Sequence[Entry], record: RunRecord | None
+    ) -> None:
+        if not entries:
+            return
+        connection.execute(
+            insert(schema.wal),
+            [
+                {
+                    "run_id": e.run_id,
+                    "seq": e.seq,
+                    "namespace": None,
+                    "kind": e.kind,
+                    "trigger": e.trigger,
+                    "source": e.source,
+                    "dest": e.dest,
+                    "milestone": e.milestone,
+                    "attempt": e.attempt,
+                    "status": e.status,
+                    "payload": e.payload,
+                    "error": e.error,
+                    "idempotency_key": e.idempotency_key,
+                    "created_at": e.created_at,
+                    "tenant_id": record.tenant if record else None,
+                    "user_id": record.user if record else None,
+                }
+                for e in entries
+            ],
+        )
+
+    def load(self, run_id: str) -> RunRecord | None:
+        with self._connect() as connection:
+            row = connection.execute(
+                select(schema.runs).where(schema.runs.c.id == run_id)
+            ).one_or_none()
+        return _record(row._mapping) if row is not None else None
+
+    def history(self, run_id: str) -> list[Entry]:
+        wal = schema.wal
+        with self._connect() as connection:
+            rows = connection.execute(
+                select(wal).where(wal.c.run_id == run_id).order_by(wal.c.seq, wal.c.id)
+            ).all()
+        return [
+            Entry(
+                run_id=r.run_id,
+                seq=r.seq,
+                kind=r.kind,
+                created_at=r.created_at,
+                trigger=r.trigger,
+                source=r.source,
+                dest=r.dest,
+                milestone=r.milestone,
+                attempt=r.attempt,
+                status=r.status,
+                payload=r.payload,
+                error=r.error,
+                idempotency_key=r.idempotency_key,
+            )
+            for r in rows
+        ]
+
+    def find(self, statuses: Iterable[Status], due_before: float | None = None) -> list[str]:
+        runs = schema.runs
+        query = select(runs.c.id).where(runs.c.status.in_(list(statuses)))
+        if due_before is not None:
+            query = query.where(runs.c.due_at <= due_before)
+        with self._connect() as connection:
+            return list(connection.execute(query.order_by(runs.c.created_at)).scalars())
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _insert_ignore(self, table: Any, keys: list[str]) -> Any:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+        raise JourneyError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+    finally:
+        cursor.close()
+
+
+def _run_row(record: RunRecord) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in _RUN_FIELDS}
+    row.update(
+        id=record.id,
+        tenant_id=record.tenant,
+        user_id=record.user,
+        row_version=record.row_version,
+    )
+    return row
+
+
+def _record(row: Any) -> RunRecord:
+    record = RunRecord(
+        id=row["id"],
+        journey=row["journey"],
+        version=row["version"],
+        definition_hash=row["definition_hash"],
+        state=row["state"],
+    )
+    for name in _RUN_FIELDS:
+        setattr(record, name, row[name])
+    record.tenant = row["tenant_id"]
+    record.user = row["user_id"]
+    record.row_version = row["row_version"]
+    return record

@@ -1,0 +1,149 @@
+"""Where runs live: a small interface, an in-memory store, and :func:`open` picking one by URL.
+
+The engine asks little of a store: keep definitions by content hash, create a run once, save it
+together with its new history entries in one transaction, append write-ahead intents, load it
+back. SQLite and PostgreSQL (:mod:`journeys.engine.sqlstore`) and memory implement the same
+contract; the test suite runs against each.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+
+from journeys.definitions.model import Definition
+from journeys.engine.run import Entry, RunRecord, Status
+from journeys.errors import JourneyError, StateError
+
+__all__ = ["MemoryStore", "Store", "open"]
+
+
+class Store(ABC):
+    """The storage contract of the engine."""
+
+    url: str
+
+    @abstractmethod
+    def save_definition(self, definition: Definition) -> None:
+        """Keep the exact text of a definition under its content hash (once)."""
+
+    @abstractmethod
+    def definition_text(self, content_hash: str) -> str | None:
+        """The text stored under a content hash, or None."""
+
+    @abstractmethod
+    def create(self, record: RunRecord, entries: Sequence[Entry]) -> RunRecord | None:
+        """Insert a new run and its first entries; if the id exists, change nothing and return
+        the stored run instead (so starting with the same id twice runs nothing twice)."""
+
+    @abstractmethod
+    def save(self, record: RunRecord, entries: Sequence[Entry]) -> None:
+        """Update a run and append entries in one transaction.
+
+        Raises :class:`StateError` if the run was changed by someone else since it was loaded.
+        """
+
+    @abstractmethod
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Append entries (a write-ahead intent) in one transaction."""
+
+    @abstractmethod
+    def load(self, run_id: str) -> RunRecord | None:
+        """The stored run, or None."""
+
+    @abstractmethod
+    def history(self, run_id: str) -> list[Entry]:
+        """The run's entries, in order."""
+
+    @abstractmethod
+    def find(self, statuses: Iterable[Status], due_before: float | None = None) -> list[str]:
+        """Ids of runs in these statuses (and, if given, due before that time), oldest first."""
+
+    def close(self) -> None:  # noqa: B027 - most stores have nothing to release
+        """Release connections."""
+
+
+class MemoryStore(Store):
+    """Runs in this process's memory: for tests, embedding, and runs nobody needs to resume."""
+
+    def __init__(self) -> None:
+        self.url = "memory:"
+        self._lock = threading.Lock()
+        self._definitions: dict[str, str] = {}
+        self._runs: dict[str, RunRecord] = {}
+        self._entries: dict[str, list[Entry]] = {}
+
+    def save_definition(self, definition: Definition) -> None:
+        self._definitions.setdefault(definition.content_hash, definition.text)
+
+    def definition_text(self, content_hash: str) -> str | None:
+        return self._definitions.get(content_hash)
+
+    def create(self, record: RunRecord, entries: Sequence[Entry]) -> RunRecord | None:
+        with self._lock:
+            existing = self._runs.get(record.id)
+            if existing is not None:
+                return _copy(existing)
+            record.row_version = 1
+            self._runs[record.id] = _copy(record)
+            self._entries[record.id] = list(entries)
+            return None
+
+    def save(self, record: RunRecord, entries: Sequence[Entry]) -> None:
+        with self._lock:
+            stored = self._runs.get(record.id)
+            if stored is None or stored.row_version != record.row_version:
+                raise StateError(
+                    f"run {record.id} was changed by another caller; load it again",
+                    run_id=record.id,
+                )
+            record.row_version += 1
+            self._runs[record.id] = _copy(record)
+            self._entries.setdefault(record.id, []).extend(entries)
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        with self._lock:
+            for entry in entries:
+                self._entries.setdefault(entry.run_id, []).append(entry)
+
+    def load(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            stored = self._runs.get(run_id)
+            return _copy(stored) if stored is not None else None
+
+    def history(self, run_id: str) -> list[Entry]:
+        with self._lock:
+            return list(self._entries.get(run_id, ()))
+
+    def find(self, statuses: Iterable[Status], due_before: float | None = None) -> list[str]:
+        wanted = set(statuses)
+        with self._lock:
+            found = [
+                r
+                for r in self._runs.values()
+                if r.status in wanted
+                and (due_before is None or (r.due_at is not None and r.due_at <= due_before))
+            ]
+        return [r.id for r in sorted(found, key=lambda r: r.created_at)]
+
+
+def _copy(record: RunRecord) -> RunRecord:
+    return copy.deepcopy(record)
+
+
+def open(url: str | Store | None) -> Store:
+    """The store for a URL: ``memory:``, ``sqlite:///path.db`` or ``postgresql://...``."""
+    if isinstance(url, Store):
+        return url
+    if url is None or url in ("memory:", "memory://"):
+        return MemoryStore()
+    if url.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:")):
+        from journeys.engine import sqlstore
+
+        return sqlstore.SqlStore(url)
+    raise JourneyError(
+        f"unknown store URL {url!r}: use sqlite:///journeys.db, postgresql://user@host/db"
+        " or memory:"
+    )

@@ -1,0 +1,167 @@
+"""The handler registry: the only way a definition's names reach code.
+
+A definition names handlers (``action: storage.upload``); the application decides which code those
+names mean, by registering functions with :func:`journeys.handler` in modules it loads itself
+(``--handlers MODULE_OR_PATH`` on the command line) or through the ``journeys.handlers`` entry-point
+group of installed packages. A definition can never import code by itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, TypeVar
+
+from journeys.errors import HandlerError, did_you_mean
+
+__all__ = ["ENTRY_POINT_GROUP", "Handler", "Registry", "default_registry", "handler"]
+
+ENTRY_POINT_GROUP = "journeys.handlers"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A registered handler: its name, the function, and whether it is a coroutine function."""
+
+    name: str
+    function: Callable[..., Any]
+    is_async: bool
+
+
+class Registry:
+    """Handlers by name. Most applications use the default one through :func:`journeys.handler`."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, name: str, function: Callable[..., Any], *, replace: bool = False) -> None:
+        """Register ``function`` under ``name``; registering a name twice needs ``replace=True``."""
+        if not _NAME.fullmatch(name):
+            raise HandlerError(
+                f"{name!r} is not a handler name: use dotted identifiers such as storage.upload"
+            )
+        existing = self._handlers.get(name)
+        if existing is not None and existing.function is not function and not replace:
+            raise HandlerError(
+                f"handler {name!r} is already registered (by {_where(existing.function)});"
+                " pass replace=True to replace it"
+            )
+        self._handlers[name] = Handler(name, function, inspect.iscoroutinefunction(function))
+
+    def handler(self, name: str, *, replace: bool = False) -> Callable[[F], F]:
+        """Decorator: ``@registry.handler("storage.upload")`` registers the function below it."""
+
+        def register(function: F) -> F:
+            self.register(name, function, replace=replace)
+            return function
+
+        return register
+
+    def get(self, name: str) -> Handler:
+        """The handler called ``name``; a :class:`HandlerError` naming the closest if none is."""
+        try:
+            return self._handlers[name]
+        except KeyError:
+            raise HandlerError(self.unknown(name)) from None
+
+    def unknown(self, name: str) -> str:
+        """The message for an unknown handler name."""
+        hint = did_you_mean(name, self._handlers)
+        if not hint and self._handlers:
+            shown = ", ".join(sorted(self._handlers)[:8])
+            more = ", ..." if len(self._handlers) > 8 else ""
+            hint = f" (registered: {shown}{more})"
+        elif not self._handlers:
+            hint = " (no handlers are registered: load your handler modules with --handlers)"
+        return f"no handler is registered as {name!r}{hint}"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._handlers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._handlers))
+
+    def __len__(self) -> int:
+        return len(self._handlers)
+
+    def load(self, module_or_path: str) -> None:
+        """Import a handler module by dotted name or file path, so that its handlers register.
+
+        This is the application's choice, made on the command line or in code: never a
+        definition's.
+        """
+        path = Path(module_or_path)
+        try:
+            if module_or_path.endswith(".py") or path.is_file():
+                if not path.is_file():
+                    raise HandlerError(f"{module_or_path}: no such handler file")
+                name = f"journeys_handlers_{path.stem}_{abs(hash(path.resolve()))}"
+                if name in sys.modules:
+                    return
+                spec = importlib.util.spec_from_file_location(name, path)
+                if spec is None or spec.loader is None:
+                    raise HandlerError(f"{module_or_path}: cannot be loaded as a Python module")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[name]
+                    raise
+            else:
+                importlib.import_module(module_or_path)
+        except HandlerError:
+            raise
+        except ImportError as error:
+            raise HandlerError(
+                f"cannot import handler module {module_or_path!r}: {error}"
+            ) from error
+        except Exception as error:
+            raise HandlerError(
+                f"handler module {module_or_path!r} failed while loading:"
+                f" {type(error).__name__}: {error}"
+            ) from error
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Load the handler modules that installed packages declare in the entry-point group."""
+        for entry in entry_points(group=group):
+            try:
+                loaded = entry.load()
+            except Exception as error:
+                raise HandlerError(
+                    f"entry point {entry.name!r} ({entry.value}) of group {group} failed to load:"
+                    f" {type(error).__name__}: {error}"
+                ) from error
+            if callable(loaded) and not inspect.ismodule(loaded):
+                loaded(self)  # a function that registers into the registry it is given
+
+
+def _where(function: Callable[..., Any]) -> str:
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', '?')}"
+
+
+default_registry = Registry()
+"""The registry that :func:`handler` registers into and engines use unless given another."""
+
+
+def handler(name: str, *, replace: bool = False) -> Callable[[F], F]:
+    """Register a handler in the default registry::
+
+        @journeys.handler("storage.upload")
+        def upload(ctx):
+            return {"file_id": ...}
+
+    Plain and ``async def`` functions both work. What it returns (JSON-like data) becomes
+    ``ctx.results[<milestone id>]`` for the milestones after it.
+    """
+    return default_registry.handler(name, replace=replace)
