@@ -14,13 +14,17 @@ import time
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
 from journeys import __version__, schemas
-from journeys.definitions import loader
-from journeys.errors import DefinitionError, JourneyError, Problem
+from journeys.definitions import loader, source
+from journeys.engine.engine import DEFAULT_STORE, Engine
+from journeys.engine.events import Progress
+from journeys.engine.run import Entry, Run
+from journeys.errors import DefinitionError, InputError, JourneyError, Problem
+from journeys.handlers.registry import default_registry
 
 __all__ = ["main"]
 
@@ -151,6 +155,295 @@ def schema(policy: bool, show_path: bool) -> None:
     """
     name: schemas.SchemaName = "policy" if policy else "journey"
     click.echo(schemas.path(name) if show_path else schemas.text(name), nl=show_path)
+
+
+# --- running journeys ---------------------------------------------------------------------------
+
+_db_option = click.option(
+    "--db",
+    "db",
+    envvar="JOURNEYS_DB",
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="The store: sqlite:///file.db or postgresql://user@host/db (also JOURNEYS_DB).",
+)
+_handlers_option = click.option(
+    "--handlers",
+    "handler_modules",
+    multiple=True,
+    metavar="MODULE_OR_PATH",
+    help="Import a handler module (dotted name or .py path) so its handlers register. Repeatable.",
+)
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print only the run as JSON on stdout."
+)
+
+
+def _engine(
+    db: str, handler_modules: Sequence[str] = (), *, quiet: bool = False, new: bool = False
+) -> Engine:
+    """An engine on ``db`` with the handler modules loaded. Only ``run`` (``new=True``) may
+    create a store: the other commands read runs that must already exist."""
+    if not new:
+        _existing(db)
+    for module in handler_modules:
+        default_registry.load(module)
+    default_registry.load_entry_points()
+    listener = None if quiet else _Progress().show
+    return Engine(db, listener=listener)
+
+
+def _existing(db: str) -> None:
+    if db.startswith("sqlite:///") and db not in ("sqlite:///", "sqlite:///:memory:"):
+        path = Path(db.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise JourneyError(
+                f"no store at {path}: no run was started with --db {db} (or JOURNEYS_DB)"
+            )
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--input",
+    "-i",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An input; the value is read as YAML (3 is a number, true a boolean). Repeatable.",
+)
+@click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(path_type=Path),
+    help="A YAML or JSON file of inputs (--input values override it).",
+)
+@click.option("--run-id", help="The run's id; starting an id that exists returns that run.")
+@_handlers_option
+@_db_option
+@_json_option
+def run(
+    file: Path,
+    pairs: tuple[str, ...],
+    inputs_file: Path | None,
+    run_id: str | None,
+    handler_modules: tuple[str, ...],
+    db: str,
+    as_json: bool,
+) -> None:
+    """Run the journey defined in FILE until it completes, waits or fails.
+
+    Each milestone is shown on stderr as it starts, succeeds, retries, fails or is compensated.
+    Exit status 0 when the run completed or waits (for advance), 1 for any other end.
+    """
+    definition = loader.load_definition(file)
+    inputs = _inputs(inputs_file, pairs)
+    with _engine(db, handler_modules, new=True) as engine:
+        result = engine.start(definition, inputs, run_id=run_id)
+    _report(result, as_json)
+
+
+@cli.command()
+@click.argument("run_id")
+@_db_option
+@_json_option
+def status(run_id: str, db: str, as_json: bool) -> None:
+    """Show a run: its status, state, results and error."""
+    with _engine(db, quiet=True) as engine:
+        _report(engine.get(run_id), as_json, exit_code=False)
+
+
+@cli.command()
+@click.argument("run_id")
+@_db_option
+@_json_option
+def history(run_id: str, db: str, as_json: bool) -> None:
+    """Show a run's history (its write-ahead log entries), in order."""
+    with _engine(db, quiet=True) as engine:
+        entries = engine.history(run_id)
+    if as_json:
+        click.echo(json.dumps([_entry_dict(e) for e in entries], indent=2))
+        return
+    if not entries:
+        click.echo(f"run {run_id} has no history entries (its WAL policy was off)")
+    for e in entries:
+        what = f"{e.trigger}: {e.source} -> {e.dest}" if e.kind == "transition" else e.status
+        attempt = f" attempt {e.attempt}" if e.attempt else ""
+        error = f"  ({e.error})" if e.error else ""
+        click.echo(
+            _printable(
+                f"{e.seq:>4}  {e.timestamp.isoformat(timespec='milliseconds')}  {e.kind:<12}"
+                f" {e.milestone or '-':<20} {what}{attempt}{error}"
+            )
+        )
+
+
+@cli.command()
+@click.argument("run_id")
+@click.argument("milestone")
+@click.option("--data", metavar="YAML", help="What the milestone produced (YAML or JSON text).")
+@_handlers_option
+@_db_option
+@_json_option
+def advance(
+    run_id: str,
+    milestone: str,
+    data: str | None,
+    handler_modules: tuple[str, ...],
+    db: str,
+    as_json: bool,
+) -> None:
+    """Complete the wait milestone MILESTONE of a run, then run on."""
+    value = _yaml_value(data, "--data") if data is not None else None
+    with _engine(db, handler_modules) as engine:
+        _report(engine.advance(run_id, milestone, value), as_json)
+
+
+@cli.command()
+@click.argument("run_id")
+@click.argument("milestone")
+@click.option("--error", "message", required=True, help="What went wrong.")
+@_handlers_option
+@_db_option
+@_json_option
+def fail(
+    run_id: str,
+    milestone: str,
+    message: str,
+    handler_modules: tuple[str, ...],
+    db: str,
+    as_json: bool,
+) -> None:
+    """Report that the wait milestone MILESTONE failed (a saga then compensates)."""
+    with _engine(db, handler_modules) as engine:
+        _report(engine.fail(run_id, milestone, message), as_json)
+
+
+@cli.command()
+@click.argument("run_id")
+@click.argument("pillar")
+@_handlers_option
+@_db_option
+@_json_option
+def navigate(
+    run_id: str, pillar: str, handler_modules: tuple[str, ...], db: str, as_json: bool
+) -> None:
+    """Move a session to PILLAR and run its action."""
+    with _engine(db, handler_modules) as engine:
+        _report(engine.navigate(run_id, pillar), as_json)
+
+
+@cli.command()
+@click.argument("run_id")
+@_db_option
+@_json_option
+def complete(run_id: str, db: str, as_json: bool) -> None:
+    """End a session."""
+    with _engine(db) as engine:
+        _report(engine.complete(run_id), as_json)
+
+
+@cli.command()
+@click.argument("run_id")
+@_handlers_option
+@_db_option
+@_json_option
+def cancel(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
+    """Stop a run; a saga first compensates what it completed."""
+    with _engine(db, handler_modules) as engine:
+        _report(engine.cancel(run_id), as_json)
+
+
+def _inputs(inputs_file: Path | None, pairs: Sequence[str]) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    if inputs_file is not None:
+        document = source.parse(source.read(inputs_file), str(inputs_file))
+        if document.data is not None and not isinstance(document.data, dict):
+            raise InputError(f"{inputs_file}: inputs must be a mapping of names to values")
+        inputs.update(document.data or {})
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--input {pair!r}: write KEY=VALUE")
+        inputs[key.strip()] = _yaml_value(text, f"--input {key.strip()}") if text else ""
+    return inputs
+
+
+def _yaml_value(text: str, where: str) -> Any:
+    return source.parse(text, where).data
+
+
+def _report(result: Run, as_json: bool, *, exit_code: bool = True) -> None:
+    if as_json:
+        document = result.to_dict()
+        click.echo(
+            json.dumps(
+                {k: document[k] for k in ("id", "journey", "status", "state", "results", "error")},
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"run {result.id}: {result.journey} {result.status} at {result.state}")
+        if result.error:
+            click.echo(_printable(f"error: {result.error}"))
+        if result.status == "waiting" and result.due_at is None:
+            click.echo(f"waiting: journeys advance {result.id} {result.state} --data ...")
+    if exit_code and result.status not in ("completed", "waiting"):
+        sys.exit(1)
+
+
+def _entry_dict(entry: Entry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "timestamp": entry.timestamp.isoformat(),
+        "kind": entry.kind,
+        "trigger": entry.trigger,
+        "source": entry.source,
+        "dest": entry.dest,
+        "milestone": entry.milestone,
+        "attempt": entry.attempt,
+        "status": entry.status,
+        "payload": entry.payload,
+        "error": entry.error,
+    }
+
+
+class _Progress:
+    """Live lines on stderr: one per step of the run."""
+
+    _MARKS: ClassVar[dict[str, tuple[str, str]]] = {
+        "succeeded": ("ok", "green"),
+        "retrying": ("retry", "yellow"),
+        "failed": ("FAIL", "red"),
+        "skipped": ("skip", "blue"),
+        "compensated": ("undone", "magenta"),
+        "waiting": ("wait", "cyan"),
+    }
+
+    def show(self, event: Progress) -> None:
+        milestone = _printable(event.milestone or "")
+        if event.kind == "started" and event.attempt == 1:
+            click.echo(f"  {'...':>6} {milestone}", err=True)
+            return
+        if event.kind == "compensating":
+            click.echo(f"  {'...':>6} undoing {milestone}", err=True)
+            return
+        if event.kind == "finished":
+            colour = "green" if event.status == "completed" else "red"
+            click.echo(click.style(f"  {event.status}", fg=colour, bold=True), err=True)
+            return
+        mark = self._MARKS.get(event.kind)
+        if mark is None:
+            return
+        label, colour = mark
+        took = f" {event.seconds:.2f}s" if event.seconds is not None else ""
+        detail = ""
+        if event.kind == "retrying":
+            detail = f" attempt {event.attempt} failed: {event.error}; next in {event.delay:g}s"
+        elif event.error:
+            detail = f" {event.error}"
+        line = f"{milestone}{took}{_printable(detail)}"
+        click.echo(f"  {click.style(f'{label:>6}', fg=colour)} {line}", err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,6 +21,7 @@ from journeys.engine import compiler, store
 from journeys.engine import inputs as inputs_module
 from journeys.engine import runner as runner_module
 from journeys.engine.compiler import HUB, Compiled
+from journeys.engine.events import Listener
 from journeys.engine.run import FINISHED, Entry, Run, RunRecord
 from journeys.errors import (
     AuthorizationError,
@@ -54,7 +55,8 @@ class Engine:
     ``registry`` holds the handlers (default: the one :func:`journeys.handler` fills; the
     built-ins are always there). ``authorize`` is asked before anything is written.
     ``inline_delay``: retry delays up to this many seconds are waited in the call; a longer one
-    parks the run as ``waiting`` until :meth:`resume_due`.
+    parks the run as ``waiting`` until :meth:`resume_due`. ``listener`` is called with a
+    :class:`~journeys.engine.events.Progress` at every step of every run.
     """
 
     def __init__(
@@ -64,13 +66,16 @@ class Engine:
         registry: Registry | None = None,
         authorize: Authorize | None = None,
         inline_delay: float = 5.0,
+        listener: Listener | None = None,
     ) -> None:
         url = store if store is not None else os.environ.get("JOURNEYS_DB", DEFAULT_STORE)
         self.store = _open_store(url)
         self.registry = registry if registry is not None else default_registry
         builtin.register(self.registry)
         self._authorize = authorize
-        self._runner = runner_module.Runner(self.store, self.registry, inline_delay=inline_delay)
+        self._runner = runner_module.Runner(
+            self.store, self.registry, inline_delay=inline_delay, listener=listener
+        )
         self._compiled: dict[str, Compiled] = {}
         self._saved_definitions: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None

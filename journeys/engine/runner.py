@@ -31,6 +31,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from journeys.definitions import expressions
 from journeys.definitions.model import Milestone, Retry
 from journeys.engine.compiler import TERMINAL, Compiled
+from journeys.engine.events import Listener, Progress, ProgressKind
 from journeys.engine.run import Entry, RunRecord
 from journeys.engine.store import Store
 from journeys.errors import Fatal, HandlerError, JourneyError
@@ -88,11 +89,13 @@ class Runner:
         *,
         inline_delay: float = 5.0,
         clock: Callable[[], float] = time.time,
+        listener: Listener | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.inline_delay = inline_delay
         self.clock = clock
+        self.listener = listener
 
     def drive(
         self, compiled: Compiled, record: RunRecord, entries: list[Entry] | None = None
@@ -111,10 +114,13 @@ class Runner:
             if state in TERMINAL:
                 record.status = state  # type: ignore[assignment]
                 self._stop(record, entries)
+                self._tell(record, "finished", error=record.error)
                 return
             if state in compiled.skippable:
                 try:
                     if self._fire(compiled, record, "skip", entries):
+                        if state not in compiled.undoes:
+                            self._tell(record, "skipped", state)
                         continue
                 except JourneyError as error:  # a guard that cannot be evaluated
                     self._fail(compiled, record, entries, str(error))
@@ -125,6 +131,7 @@ class Runner:
             if name is None:
                 record.status = "waiting"  # a wait milestone: advance() or fail() continue it
                 self._stop(record, entries)
+                self._tell(record, "waiting", milestone.id)
                 return
             try:
                 call = self._call(compiled, record, milestone, name, undoing)
@@ -135,12 +142,18 @@ class Runner:
                 entries.append(self._intent(compiled, record, milestone, call, undoing))
                 self.store.append(entries)
                 entries = []
+            if self.listener is not None:
+                self._tell(record, "compensating" if undoing else "started", milestone.id)
+            began = time.perf_counter()
             outcome = yield call
+            took = time.perf_counter() - began
             assert outcome is not None
             if outcome.ok:
-                if not self._succeeded(
-                    compiled, record, milestone, outcome.value, entries, undoing
-                ):
+                waits = not self._succeeded(
+                    compiled, record, milestone, outcome.value, entries, undoing, took
+                )
+                if waits:
+                    self._tell(record, "waiting", milestone.id)
                     return  # a session pillar: waits for the next navigation
                 continue
             failure = outcome.error
@@ -156,6 +169,14 @@ class Runner:
                     status="retrying",
                     error=_describe(failure),
                 )
+                self._tell(
+                    record,
+                    "retrying",
+                    milestone.id,
+                    seconds=took,
+                    delay=delay,
+                    error=_describe(failure),
+                )
                 record.attempt += 1
                 self._fire(compiled, record, "retry", entries)
                 if delay <= self.inline_delay:
@@ -166,6 +187,7 @@ class Runner:
                 self._stop(record, entries)
                 return
             what = f"compensation of {milestone.id}" if undoing else milestone.id
+            self._tell(record, "failed", milestone.id, seconds=took, error=_describe(failure))
             self._fail(
                 compiled,
                 record,
@@ -209,12 +231,16 @@ class Runner:
         value: Any,
         entries: list[Entry],
         undoing: bool,
+        took: float,
     ) -> bool:
+        """Record a successful attempt and fire the move it causes; False when the run now waits
+        (a session pillar)."""
         try:
             check_json(value, f"{milestone.id}: the handler's result")
         except JourneyError as error:
             self._fail(compiled, record, entries, str(error), undoing=undoing)
             return True
+        self._tell(record, "compensated" if undoing else "succeeded", milestone.id, seconds=took)
         record.attempt = 1
         if record.wal:
             payload = value if milestone.id in _operations(record) else None
@@ -313,6 +339,16 @@ class Runner:
             payload={"args": args} if args is not None else None,
             idempotency_key=call.context.idempotency_key,
         )
+
+    def _tell(
+        self, record: RunRecord, kind: ProgressKind, milestone: str | None = None, **fields: Any
+    ) -> None:
+        """Tell the listener, if there is one (with none, nothing is built)."""
+        if self.listener is not None:
+            fields.setdefault("attempt", record.attempt)
+            self.listener(
+                Progress(kind, record.id, record.journey, record.status, milestone, **fields)
+            )
 
     def _log(self, record: RunRecord, entries: list[Entry], **fields: Any) -> None:
         """Add a history entry, if the run writes its history (WAL policy on)."""

@@ -1,0 +1,207 @@
+"""`journeys run` and the commands that move a run, end to end on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import Run
+
+HANDLERS = """
+import json, os, pathlib
+import journeys
+
+LOG = pathlib.Path(os.environ["JOURNEYS_TEST_LOG"])
+
+def note(*words):
+    with LOG.open("a") as f:
+        f.write(" ".join(words) + "\\n")
+
+@journeys.handler("shop.do")
+def do(ctx):
+    note("do", ctx.milestone)
+    if ctx.inputs.get("fail_at") == ctx.milestone:
+        raise journeys.Fatal(f"failing {ctx.milestone} on purpose")
+    return {"done": ctx.milestone, "args": dict(ctx.args)}
+
+@journeys.handler("shop.undo")
+def undo(ctx):
+    note("undo", ctx.milestone)
+"""
+
+SAGA = """
+journey: shop
+kind: saga
+inputs:
+  type: object
+  required: [order_id]
+  properties:
+    order_id: {type: string}
+    quantity: {type: integer, minimum: 1}
+    fail_at: {type: string}
+milestones:
+  - {id: order, action: shop.do, compensation: shop.undo, with: {id: "{{ inputs.order_id }}"}}
+  - {id: payment, action: shop.do, compensation: shop.undo}
+  - {id: approval}
+  - {id: inventory, action: shop.do, compensation: shop.undo}
+  - {id: shipping, action: shop.do, compensation: shop.undo}
+policies: {saga: {enabled: true}, wal: {enabled: true}}
+"""
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "handlers.py").write_text(HANDLERS)
+    (tmp_path / "shop.yaml").write_text(SAGA)
+    return {
+        "file": str(tmp_path / "shop.yaml"),
+        "handlers": str(tmp_path / "handlers.py"),
+        "db": f"sqlite:///{tmp_path / 'runs.db'}",
+        "log": str(tmp_path / "calls.log"),
+    }
+
+
+def calls(shop: dict[str, str]) -> list[str]:
+    path = Path(shop["log"])
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_saga_waits_then_compensates_in_reverse_order(
+    journeys_cli: Run, shop: dict[str, str]
+) -> None:
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    common = ["--handlers", shop["handlers"], "--db", shop["db"]]
+    started = journeys_cli(
+        "run",
+        shop["file"],
+        "--input",
+        "order_id=A-1",
+        "-i",
+        "fail_at=shipping",
+        *common,
+        "--json",
+        env=env,
+    )
+    assert started.returncode == 0, started.stderr
+    run = json.loads(started.stdout)
+    assert (run["status"], run["state"]) == ("waiting", "approval")
+    assert run["results"]["order"]["args"] == {"id": "A-1"}
+    assert "ok order" in " ".join(started.stderr.split())
+
+    advanced = journeys_cli(
+        "advance", run["id"], "approval", "--data", "{by: ann}", *common, "--json", env=env
+    )
+    assert advanced.returncode == 1  # the run ended compensated, not completed
+    after = json.loads(advanced.stdout)
+    assert after["status"] == "compensated"
+    assert "shipping" in after["error"]
+    assert calls(shop) == [
+        "do order",
+        "do payment",
+        "do inventory",
+        "do shipping",
+        "undo inventory",
+        "undo payment",
+        "undo order",
+    ]
+    assert "undone inventory" in " ".join(advanced.stderr.split())
+
+    status = journeys_cli("status", run["id"], "--db", shop["db"], "--json")
+    assert status.returncode == 0
+    assert json.loads(status.stdout)["status"] == "compensated"
+    history = json.loads(journeys_cli("history", run["id"], "--db", shop["db"], "--json").stdout)
+    transitions = [
+        (e["trigger"], e["source"], e["dest"]) for e in history if e["kind"] == "transition"
+    ]
+    assert transitions[-4:] == [
+        ("fail", "shipping", "undo:inventory"),
+        ("undone", "undo:inventory", "undo:payment"),
+        ("undone", "undo:payment", "undo:order"),
+        ("undone", "undo:order", "compensated"),
+    ]
+
+
+def test_a_completed_run_exits_0(journeys_cli: Run, shop: dict[str, str]) -> None:
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    common = ["--handlers", shop["handlers"], "--db", shop["db"]]
+    done = journeys_cli(
+        "run", shop["file"], "-i", "order_id=B", "--run-id", "r1", *common, "--json", env=env
+    )
+    assert json.loads(done.stdout)["status"] == "waiting"
+    finished = journeys_cli("advance", "r1", "approval", *common, env=env)
+    assert finished.returncode == 0
+    assert "completed" in finished.stdout
+    again = journeys_cli(
+        "run", shop["file"], "-i", "order_id=B", "--run-id", "r1", *common, "--json", env=env
+    )
+    assert json.loads(again.stdout)["status"] == "completed"  # the same run, nothing re-run
+    assert calls(shop).count("do order") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-i", "quantity=0"], "order_id"),
+        (["-i", "order_id=A", "-i", "quantity=two"], "/quantity"),
+        (["-i", "order_id=[unclosed"], "YAML syntax error"),
+    ],
+)
+def test_bad_inputs_exit_1_and_write_nothing(
+    journeys_cli: Run, shop: dict[str, str], args: list[str], message: str
+) -> None:
+    done = journeys_cli(
+        "run",
+        shop["file"],
+        *args,
+        "--handlers",
+        shop["handlers"],
+        "--db",
+        shop["db"],
+        env={"JOURNEYS_TEST_LOG": shop["log"]},
+    )
+    assert done.returncode == 1
+    assert message in done.stderr or message in done.stdout
+    assert "Traceback" not in done.stderr
+    assert not Path(shop["db"].removeprefix("sqlite:///")).exists()
+    assert calls(shop) == []
+
+
+def test_unknown_handlers_are_named_before_anything_runs(
+    journeys_cli: Run, shop: dict[str, str]
+) -> None:
+    done = journeys_cli("run", shop["file"], "-i", "order_id=A", "--db", shop["db"])
+    assert done.returncode == 1
+    assert "milestone 'order' (action): no handler is registered as 'shop.do'" in done.stderr
+    assert not Path(shop["db"].removeprefix("sqlite:///")).exists()
+
+
+def test_commands_on_a_missing_store_or_run_are_clear(
+    journeys_cli: Run, shop: dict[str, str]
+) -> None:
+    missing = journeys_cli("status", "x", "--db", shop["db"])
+    assert missing.returncode == 1
+    assert "no store at" in missing.stderr
+    assert not Path(shop["db"].removeprefix("sqlite:///")).exists()
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    journeys_cli(
+        "run",
+        shop["file"],
+        "-i",
+        "order_id=C",
+        "--run-id",
+        "c",
+        "--handlers",
+        shop["handlers"],
+        "--db",
+        shop["db"],
+        env=env,
+    )
+    unknown = journeys_cli("status", "nope", "--db", shop["db"])
+    assert unknown.returncode == 1 and "no run 'nope'" in unknown.stderr
+    wrong = journeys_cli(
+        "advance", "c", "shipping", "--db", shop["db"], "--handlers", shop["handlers"], env=env
+    )
+    assert wrong.returncode == 1
+    assert "only a wait milestone" in wrong.stderr
