@@ -78,6 +78,7 @@ class Engine:
         )
         self._compiled: dict[str, Compiled] = {}
         self._saved_definitions: set[str] = set()
+        self._handlers_checked: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
@@ -390,6 +391,11 @@ class Engine:
         return found
 
     def _check_handlers(self, compiled: Compiled) -> None:
+        """Every handler the journey names is registered (checked once per registry change:
+        a start must not cost more for a longer journey)."""
+        key = compiled.definition.content_hash
+        if self._handlers_checked.get(key) == self.registry.version:
+            return
         missing = []
         for milestone in compiled.definition.milestones:
             for role, name in (
@@ -405,6 +411,7 @@ class Engine:
                 f"journey {compiled.definition.journey!r} names handlers that are not registered;"
                 " nothing was started:\n  " + "\n  ".join(missing)
             )
+        self._handlers_checked[key] = self.registry.version
 
     def _check(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
         if self._authorize is None:

@@ -7,6 +7,7 @@ compiled machine moves from state to state, and what the store saves.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -183,6 +184,15 @@ class RunRecord:
             due_at=_at(self.due_at),
             definition_hash=self.definition_hash,
         )
+
+    def clone(self) -> RunRecord:
+        """A copy that can change without changing this one: the containers the runner
+        changes are copied; their JSON values are shared, as nothing changes them in place."""
+        twin = copy.copy(self)
+        twin.inputs = dict(self.inputs)
+        twin.results = dict(self.results)
+        twin.completed = list(self.completed)
+        return twin
 
     def entry(self, kind: str, **fields: Any) -> Entry:
         """A new history entry of this run, numbered after the last."""

@@ -8,7 +8,6 @@ contract; the test suite runs against each.
 
 from __future__ import annotations
 
-import copy
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -130,7 +129,7 @@ class MemoryStore(Store):
 
 
 def _copy(record: RunRecord) -> RunRecord:
-    return copy.deepcopy(record)
+    return record.clone()
 
 
 def open(url: str | Store | None) -> Store:

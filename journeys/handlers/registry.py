@@ -43,6 +43,9 @@ class Registry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self.version = 0
+        """Counts registrations, so a check that every handler of a journey exists can be
+        remembered until the registry changes."""
 
     def register(self, name: str, function: Callable[..., Any], *, replace: bool = False) -> None:
         """Register ``function`` under ``name``; registering a name twice needs ``replace=True``."""
@@ -57,6 +60,7 @@ class Registry:
                 " pass replace=True to replace it"
             )
         self._handlers[name] = Handler(name, function, inspect.iscoroutinefunction(function))
+        self.version += 1
 
     def handler(self, name: str, *, replace: bool = False) -> Callable[[F], F]:
         """Decorator: ``@registry.handler("storage.upload")`` registers the function below it."""
