@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,11 +46,11 @@ def validate(definition: Definition, inputs: Mapping[str, Any] | None) -> dict[s
         ) from None
     if not definition.inputs:
         return data
+    with warnings.catch_warnings():  # see definitions.checks: a regex FutureWarning is no error
+        warnings.simplefilter("ignore", FutureWarning)
+        errors = list(_validator(definition).iter_errors(data))
     problems = sorted(
-        (
-            (pointer(tuple(e.absolute_path)) or "/", e.message)
-            for e in _validator(definition).iter_errors(data)
-        ),
+        ((pointer(tuple(e.absolute_path)) or "/", e.message) for e in errors),
     )
     if problems:
         listed = "\n".join(f"  {where}: {message}" for where, message in problems)
