@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 
 
-def per_call(contenders: dict[str, Callable[[], object]], *, number: int, rounds: int = 7) -> dict[str, float]:
+def per_call(
+    contenders: dict[str, Callable[[], object]], *, number: int, rounds: int = 7
+) -> dict[str, float]:
     """Seconds per call of each contender: the median over ``rounds`` of ``number`` calls, the
     contenders taking turns within each round."""
     samples: dict[str, list[float]] = {name: [] for name in contenders}
@@ -28,5 +30,6 @@ def per_call(contenders: dict[str, Callable[[], object]], *, number: int, rounds
 def table(rows: list[tuple[str, str, str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
     )

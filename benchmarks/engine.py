@@ -43,9 +43,7 @@ def main() -> None:
         for _ in range(5):
             noop(None)
 
-    machine = Machine(
-        states=["a", "b", "c", "d", "e", "f"], initial="a", auto_transitions=False
-    )
+    machine = Machine(states=["a", "b", "c", "d", "e", "f"], initial="a", auto_transitions=False)
     for source, dest in zip("abcde", "bcdef", strict=True):
         machine.add_transition("go", source, dest)
 
@@ -81,13 +79,22 @@ def main() -> None:
     raw_per_second = 1 / overhead["raw transitions"]
     rows = [
         ("figure", "value", "anchor / ratio"),
-        ("in-memory runs/s, 5 no-op milestones", f"{runs_per_second:,.0f}",
-         f"raw transitions {raw_per_second:,.0f}/s -> {runs_per_second / raw_per_second:.2f}x"),
-        ("engine time per run", f"{overhead['engine'] * 1e6:.1f} us",
-         f"direct calls {overhead['direct'] * 1e6:.2f} us"),
+        (
+            "in-memory runs/s, 5 no-op milestones",
+            f"{runs_per_second:,.0f}",
+            f"raw transitions {raw_per_second:,.0f}/s -> {runs_per_second / raw_per_second:.2f}x",
+        ),
+        (
+            "engine time per run",
+            f"{overhead['engine'] * 1e6:.1f} us",
+            f"direct calls {overhead['direct'] * 1e6:.2f} us",
+        ),
         ("start, 10 milestones", f"{starts['start 10'] * 1e6:.1f} us", ""),
-        ("start, 1000 milestones", f"{starts['start 1000'] * 1e6:.1f} us",
-         f"{starts['start 1000'] / starts['start 10']:.2f}x the 10-milestone start"),
+        (
+            "start, 1000 milestones",
+            f"{starts['start 1000'] * 1e6:.1f} us",
+            f"{starts['start 1000'] / starts['start 10']:.2f}x the 10-milestone start",
+        ),
         ("load 1000-milestone definition", f"{loaded * 1e3:.1f} ms", "once per file"),
         ("compile 1000-milestone machine", f"{compiled * 1e3:.1f} ms", "once per definition"),
     ]

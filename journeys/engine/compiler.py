@@ -29,6 +29,7 @@ Conditions are Python callables, never names: transitions would resolve a string
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -41,7 +42,7 @@ from journeys.definitions import expressions
 from journeys.definitions.model import Definition, Milestone
 from journeys.errors import StateError
 
-__all__ = ["HUB", "TERMINAL", "Compiled", "RunModel", "compile", "undo_state"]
+__all__ = ["HUB", "TERMINAL", "Compiled", "RunModel", "compile", "strict_expression", "undo_state"]
 
 TERMINAL: Final = frozenset(
     {"completed", "failed", "compensated", "compensation_failed", "cancelled", "rolled_back"}
@@ -222,12 +223,26 @@ def _guard(milestone: Milestone) -> Condition | None:
         return None
     if when is False:
         return lambda event: True
-    expression = expressions.compile_expression(when)
+    expression = strict_expression(when)
 
     def guard_is_false(event: Any) -> bool:
         return not expression(**event.model.scope())
 
     return guard_is_false
+
+
+@functools.lru_cache(maxsize=4096)
+def strict_expression(text: str) -> Any:
+    """``text`` compiled as a Jinja expression in the shared sandbox that keeps an undefined
+    result undefined.
+
+    Jinja's ``compile_expression`` turns an undefined result into None by default, which hid
+    exactly the mistakes strict undefined is there to catch: ``when: "inputs.flag"`` without a
+    ``flag`` silently skipped the milestone, and ``"{{ inputs.missing }}"`` or the sandbox's
+    ``"{{ inputs.__class__ }}"`` passed None to the handler. Kept undefined, the value raises
+    (``UndefinedError``, or ``SecurityError`` for the sandbox) as soon as it is used or tested.
+    """
+    return expressions.environment().compile_expression(text, undefined_to_none=False)
 
 
 def _session(

@@ -102,10 +102,11 @@ class Engine:
         Bad inputs raise :class:`~journeys.InputError`, unknown handlers
         :class:`~journeys.HandlerError`, before anything is written.
         """
-        prepared, existing = self._begin(definition, inputs, tenant, user, run_id, policy)
+        prepared, existing = self._begin(
+            definition, inputs, tenant, user, run_id, policy, blocking=True
+        )
         if existing is not None:
             return existing
-        self._refuse_async_in_a_loop(prepared[0])
         return self._drive(prepared)
 
     async def astart(
@@ -119,7 +120,9 @@ class Engine:
         policy: Mapping[str, Any] | None = None,
     ) -> Run:
         """:meth:`start` for asyncio: async handlers run on the caller's loop."""
-        prepared, existing = self._begin(definition, inputs, tenant, user, run_id, policy)
+        prepared, existing = self._begin(
+            definition, inputs, tenant, user, run_id, policy, blocking=False
+        )
         if existing is not None:
             return existing
         return await self._adrive(prepared)
@@ -132,12 +135,16 @@ class Engine:
         user: str | None,
         run_id: str | None,
         policy: Mapping[str, Any] | None,
+        *,
+        blocking: bool,
     ) -> tuple[_Prepared, Run | None]:
         if not isinstance(definition, Definition):
             definition = load_definition(definition)
         self._check("start", definition.journey, tenant, user)
         compiled = self._compile(definition)
         self._check_handlers(compiled)
+        if blocking:  # refuse before the run is created, not after (it stayed `pending`)
+            self._refuse_async_in_a_loop(compiled)
         data = inputs_module.validate(definition, inputs)
         resolved = _resolve_policy(definition, policy)
         record = RunRecord(
@@ -299,6 +306,9 @@ class Engine:
                 f"run {run_id} is already compensating; it ends by itself", run_id=run_id
             )
         entries = _signal(record, trigger="cancel", milestone=record.state)
+        # A run parked between two attempts has ``attempt`` > 1; the compensations that the
+        # cancel starts are new calls, numbered from 1 with their full retry budget.
+        record.attempt = 1
         record.cancelling = True
         record.error = record.error or "cancelled"
         self._move(compiled, record, "cancel", entries)
@@ -355,6 +365,10 @@ class Engine:
 
     def _drive(self, prepared: _Prepared) -> Run:
         compiled, record, entries = prepared
+        # Every blocking call, not only start: inside a running loop the private loop cannot run
+        # an async handler, and the RuntimeError was taken for the handler's own failure (the run
+        # retried, then failed or compensated). The moves prepared so far are only in memory.
+        self._refuse_async_in_a_loop(compiled)
         runner_module.run_sync(self._runner.drive(compiled, record, entries), self._run_coroutine)
         return record.snapshot()
 

@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from jinja2 import Undefined
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
 from journeys.definitions import expressions
 from journeys.definitions.model import Milestone, Retry
+from journeys.engine import compiler
 from journeys.engine.compiler import TERMINAL, Compiled
 from journeys.engine.events import Listener, Progress, ProgressKind
 from journeys.engine.run import Entry, RunRecord
@@ -179,6 +181,11 @@ class Runner:
                 )
                 record.attempt += 1
                 self._fire(compiled, record, "retry", entries)
+                if record.wal:
+                    # Commit the failed attempt's outcome and the retry now, as after any call,
+                    # not together with the next intent: a crash during the delay must not lose
+                    # them (the next attempt would be numbered 1 again).
+                    self._save(record, entries)
                 if delay <= self.inline_delay:
                     yield Sleep(delay)
                     continue
@@ -241,7 +248,6 @@ class Runner:
             self._fail(compiled, record, entries, str(error), undoing=undoing)
             return True
         self._tell(record, "compensated" if undoing else "succeeded", milestone.id, seconds=took)
-        record.attempt = 1
         if record.wal:
             payload = value if milestone.id in _operations(record) else None
             self._log(
@@ -251,6 +257,9 @@ class Runner:
                 milestone=milestone.id,
                 payload=payload,
             )
+        # Reset only now: the outcome above is logged under the attempt that produced it (it was
+        # reset first, so a success on attempt 2 was recorded as attempt 1, unlike its intent).
+        record.attempt = 1
         if undoing:
             self._fire(compiled, record, "undone", entries)
             return True
@@ -375,7 +384,12 @@ def _retryable(error: BaseException, retry: Retry) -> bool:
         return False
     if not retry.on:
         return True
-    return any(cls.__name__ in retry.on for cls in type(error).__mro__)
+    # The schema allows qualified names (`on: [httpx.ConnectError]`) as well as bare ones; a
+    # qualified name used to match nothing, so such errors were silently never retried.
+    return any(
+        cls.__name__ in retry.on or f"{cls.__module__}.{cls.__qualname__}" in retry.on
+        for cls in type(error).__mro__
+    )
 
 
 def _delay(retry: Retry, attempt: int) -> float:
@@ -425,7 +439,10 @@ def _render(value: Any, scope: dict[str, Any], milestone: str, where: str) -> An
         try:
             single = _SINGLE.fullmatch(value)
             if single and "{{" not in single.group(1) and "{%" not in value:
-                return expressions.compile_expression(single.group(1))(**scope)
+                result = compiler.strict_expression(single.group(1))(**scope)
+                if isinstance(result, Undefined):  # a missing name or a sandbox refusal
+                    result._fail_with_undefined_error()  # raises UndefinedError/SecurityError
+                return result
             return expressions.compile_template(value).render(**scope)
         except UndefinedError as error:
             raise JourneyError(
@@ -436,6 +453,13 @@ def _render(value: Any, scope: dict[str, Any], milestone: str, where: str) -> An
                 f"milestone {milestone!r}: argument {where!r}: {type(error).__name__}: {error}",
                 milestone=milestone,
             ) from None
+        except Exception as error:
+            # An expression can fail in plain Python too ("{{ inputs.n / 0 }}", a str + an int);
+            # uncaught, that escaped the runner and crashed the call, leaving the run unsaved.
+            raise JourneyError(
+                f"milestone {milestone!r}: argument {where!r}: {type(error).__name__}: {error}",
+                milestone=milestone,
+            ) from error
     if isinstance(value, Mapping):
         return {k: _render(v, scope, milestone, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, tuple | list):
@@ -486,7 +510,7 @@ def _call_sync(call: Call, loop_runner: Callable[[Any], Any]) -> Outcome:
             return Outcome(True, function(context))
         return Outcome(True, _with_timeout(function, context, call.timeout))
     except Exception as error:
-        return Outcome(False, error=error)
+        return Outcome(False, error=_explained(error, call))
 
 
 async def _call_async(call: Call) -> Outcome:
@@ -500,9 +524,16 @@ async def _call_async(call: Call) -> Outcome:
             awaitable = asyncio.wait_for(awaitable, call.timeout)
         return Outcome(True, await awaitable)
     except Exception as error:
-        if isinstance(error, TimeoutError) and not str(error):
-            error = TimeoutError(f"{context.milestone} took longer than {call.timeout}s")
-        return Outcome(False, error=error)
+        return Outcome(False, error=_explained(error, call))
+
+
+def _explained(error: Exception, call: Call) -> Exception:
+    """``asyncio.wait_for`` raises a bare ``TimeoutError``: say which milestone overran, the
+    same way on both drivers (the blocking one used to report just "TimeoutError" for an async
+    handler, while the asyncio one explained it)."""
+    if isinstance(error, TimeoutError) and not str(error) and call.timeout is not None:
+        return TimeoutError(f"{call.context.milestone} took longer than {call.timeout:g}s")
+    return error
 
 
 def _with_timeout(function: Callable[[Context], Any], context: Context, timeout: float) -> Any:

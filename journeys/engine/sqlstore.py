@@ -107,9 +107,20 @@ class SqlStore(Store):
     def create(self, record: RunRecord, entries: Sequence[Entry]) -> RunRecord | None:
         record.row_version = 1
         with self._connect() as connection:
-            inserted = connection.execute(
-                self._insert_ignore(schema.runs, ["id"]), [_run_row(record)]
-            ).rowcount
+            # Whether the row went in: psycopg reports rowcount -1 for INSERT ... ON CONFLICT DO
+            # NOTHING, so on PostgreSQL an existing id looked inserted (a second start with the
+            # same run_id ran the journey again, then failed on the WAL's unique key). RETURNING
+            # gives a row only when one was inserted; old SQLite without it reports rowcount.
+            statement = self._insert_ignore(schema.runs, ["id"])
+            if self._engine.dialect.insert_returning:
+                inserted = (
+                    connection.execute(
+                        statement.returning(schema.runs.c.id), _run_row(record)
+                    ).first()
+                    is not None
+                )
+            else:  # pragma: no cover - SQLite before 3.35
+                inserted = connection.execute(statement, _run_row(record)).rowcount == 1
             if not inserted:
                 record.row_version = 0
                 row = connection.execute(

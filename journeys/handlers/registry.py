@@ -111,6 +111,7 @@ class Registry:
                     raise HandlerError(f"{module_or_path}: no such handler file")
                 name = f"journeys_handlers_{path.stem}_{abs(hash(path.resolve()))}"
                 if name in sys.modules:
+                    self._adopt(name)
                     return
                 spec = importlib.util.spec_from_file_location(name, path)
                 if spec is None or spec.loader is None:
@@ -123,7 +124,7 @@ class Registry:
                     del sys.modules[name]
                     raise
             else:
-                importlib.import_module(module_or_path)
+                name = importlib.import_module(module_or_path).__name__
         except HandlerError:
             raise
         except ImportError as error:
@@ -135,6 +136,21 @@ class Registry:
                 f"handler module {module_or_path!r} failed while loading:"
                 f" {type(error).__name__}: {error}"
             ) from error
+        self._adopt(name)
+
+    def _adopt(self, module: str) -> None:
+        """Take the handlers that ``module`` registered with :func:`handler`.
+
+        A module registers with ``@journeys.handler``, into the default registry; without this,
+        ``Registry().load(...)`` imported the module and the registry stayed empty. Adopting by
+        the functions' module also works when the module was imported before (it does not run
+        twice).
+        """
+        if self is default_registry:
+            return
+        for found in list(default_registry._handlers.values()):
+            if getattr(found.function, "__module__", None) == module:
+                self.register(found.name, found.function)
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
         """Load the handler modules that installed packages declare in the entry-point group."""

@@ -1,0 +1,146 @@
+"""Fixtures of the engine's tests: every store-facing test runs on three real stores.
+
+``store_url`` is parametrized over ``memory:``, a SQLite file in the test's ``tmp_path`` and the
+PostgreSQL named by ``JOURNEYS_TEST_POSTGRES_URL`` (each test gets its own schema, dropped after,
+so tests never see each other's runs). Where that variable is not set the PostgreSQL variant is
+skipped, saying so. Nothing here mocks a database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy
+
+import journeys
+
+POSTGRES_ENV = "JOURNEYS_TEST_POSTGRES_URL"
+
+ERRORS: dict[str, type[BaseException]] = {
+    "ValueError": ValueError,
+    "ConnectionError": ConnectionError,
+    "ConnectionRefusedError": ConnectionRefusedError,  # a subclass of ConnectionError
+    "TimeoutError": TimeoutError,
+    "Fatal": journeys.Fatal,
+}
+
+
+def _postgres_schema(base: str) -> Iterator[str]:
+    """A fresh schema in the test database, and a URL whose connections use it."""
+    name = f"journeys_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{name}"'))
+        url = sqlalchemy.make_url(base).update_query_dict({"options": f"-csearch_path={name}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f'DROP SCHEMA "{name}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a real, empty store: memory, a SQLite file, or a PostgreSQL schema."""
+    if request.param == "memory":
+        yield "memory:"
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/j.db"
+    else:
+        base = os.environ.get(POSTGRES_ENV)
+        if not base:
+            pytest.skip(
+                f"PostgreSQL variant NOT RUN: set {POSTGRES_ENV} (for example"
+                " postgresql+psycopg://postgres@127.0.0.1:5432/test) to test the PostgreSQL store"
+            )
+        yield from _postgres_schema(base)
+
+
+@pytest.fixture
+def registry() -> journeys.Registry:
+    """A fresh registry (the built-ins join it when an engine uses it)."""
+    return journeys.Registry()
+
+
+MakeEngine = Callable[..., journeys.Engine]
+
+
+@pytest.fixture
+def make_engine(store_url: str, registry: journeys.Registry) -> Iterator[MakeEngine]:
+    """``make_engine(**options)``: an engine on the test's store, closed after the test."""
+    made: list[journeys.Engine] = []
+
+    def make(**options: Any) -> journeys.Engine:
+        options.setdefault("registry", registry)
+        options.setdefault("inline_delay", 0.05)
+        engine = journeys.Engine(options.pop("store", store_url), **options)
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()
+
+
+@pytest.fixture
+def engine(make_engine: MakeEngine) -> journeys.Engine:
+    """An engine on the test's store with the test's registry."""
+    return make_engine()
+
+
+@dataclass
+class Call:
+    """One call of a recorder handler."""
+
+    kind: str  # "do" or "undo"
+    milestone: str
+    attempt: int
+    key: str
+    args: dict[str, Any]
+    result: Any = None
+
+
+@dataclass
+class Recorder:
+    """Handlers whose behaviour the definition's ``with:`` arguments choose, and their calls.
+
+    ``t.step`` fails its first ``fail`` attempts (with the error class named by ``error``,
+    default ValueError) and returns ``value`` (default ``{"done": <milestone>}``); ``t.undo``
+    does the same with ``undo_fail``/``undo_error``. Every call is recorded in ``calls``.
+    """
+
+    calls: list[Call] = field(default_factory=list)
+
+    def step(self, ctx: journeys.Context) -> Any:
+        return self._act(ctx, "do", "fail", "error", ctx.args.get("value", {"done": ctx.milestone}))
+
+    def undo(self, ctx: journeys.Context) -> Any:
+        return self._act(ctx, "undo", "undo_fail", "undo_error", {"undone": ctx.milestone})
+
+    def _act(self, ctx: journeys.Context, kind: str, fail: str, error: str, value: Any) -> Any:
+        self.calls.append(
+            Call(kind, ctx.milestone, ctx.attempt, ctx.idempotency_key, dict(ctx.args), ctx.result)
+        )
+        if ctx.attempt <= int(ctx.args.get(fail, 0)):
+            raise ERRORS[str(ctx.args.get(error, "ValueError"))](f"{ctx.milestone} {kind} broke")
+        return value
+
+    def of(self, kind: str) -> list[str]:
+        """The milestones called with ``kind``, in call order (one per attempt)."""
+        return [c.milestone for c in self.calls if c.kind == kind]
+
+
+@pytest.fixture
+def recorder(registry: journeys.Registry) -> Recorder:
+    """A :class:`Recorder` whose ``t.step`` and ``t.undo`` are in the test's registry."""
+    found = Recorder()
+    registry.register("t.step", found.step)
+    registry.register("t.undo", found.undo)
+    return found
