@@ -186,6 +186,9 @@ def _engine(
     create a store: the other commands read runs that must already exist."""
     if not new:
         _existing(db)
+    if handler_modules and "" not in sys.path and os.getcwd() not in sys.path:
+        # as `python -m` does: --handlers myapp.handlers finds the project's own packages
+        sys.path.insert(0, os.getcwd())
     for module in handler_modules:
         default_registry.load(module)
     default_registry.load_entry_points()
@@ -240,7 +243,7 @@ def run(
     inputs = _inputs(inputs_file, pairs)
     with _engine(db, handler_modules, new=True) as engine:
         result = engine.start(definition, inputs, run_id=run_id)
-    _report(result, as_json)
+    _report(result, as_json, session=definition.kind == "session")
 
 
 @cli.command()
@@ -330,7 +333,7 @@ def navigate(
 ) -> None:
     """Move a session to PILLAR and run its action."""
     with _engine(db, handler_modules) as engine:
-        _report(engine.navigate(run_id, pillar), as_json)
+        _report(engine.navigate(run_id, pillar), as_json, session=True)
 
 
 @cli.command()
@@ -373,7 +376,7 @@ def _yaml_value(text: str, where: str) -> Any:
     return source.parse(text, where).data
 
 
-def _report(result: Run, as_json: bool, *, exit_code: bool = True) -> None:
+def _report(result: Run, as_json: bool, *, exit_code: bool = True, session: bool = False) -> None:
     if as_json:
         document = result.to_dict()
         click.echo(
@@ -387,7 +390,13 @@ def _report(result: Run, as_json: bool, *, exit_code: bool = True) -> None:
         if result.error:
             click.echo(_printable(f"error: {result.error}"))
         if result.status == "waiting" and result.due_at is None:
-            click.echo(f"waiting: journeys advance {result.id} {result.state} --data ...")
+            if session:
+                click.echo(
+                    f"in pillar {result.state}: journeys navigate {result.id} PILLAR,"
+                    f" or journeys complete {result.id}"
+                )
+            else:
+                click.echo(f"waiting: journeys advance {result.id} {result.state} --data ...")
     if exit_code and result.status not in ("completed", "waiting"):
         sys.exit(1)
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from journeys.definitions.model import freeze
+from journeys.definitions.model import thaw
 
 __all__ = ["ACTIVE", "FINISHED", "Entry", "Run", "RunRecord", "Status"]
 
@@ -51,6 +50,7 @@ class Run:
     ``state`` is the machine's state: a milestone id, ``undo:<milestone>`` while that
     milestone's compensation runs, or a terminal state named like the status. ``results`` maps
     milestone ids to what their handlers returned (or the data an ``advance`` supplied).
+    ``inputs`` and ``results`` are copies (plain JSON data): changing them changes no run.
     ``error`` is the failure that ended or paused it, in words. ``due_at`` is when a waiting run
     continues by itself (a retry's delay), or None.
     """
@@ -60,8 +60,8 @@ class Run:
     version: int
     status: Status
     state: str
-    inputs: Mapping[str, Any]
-    results: Mapping[str, Any]
+    inputs: dict[str, Any]
+    results: dict[str, Any]
     error: str | None
     tenant: str | None
     user: str | None
@@ -77,8 +77,6 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         """The run as plain JSON-ready data (what ``journeys run --json`` prints)."""
-        from journeys.definitions.model import thaw
-
         return {
             "id": self.id,
             "journey": self.journey,
@@ -174,8 +172,8 @@ class RunRecord:
             version=self.version,
             status=self.status,
             state=self.state,
-            inputs=freeze(self.inputs),
-            results=freeze(self.results),
+            inputs=thaw(self.inputs),
+            results=thaw(self.results),
             error=self.error,
             tenant=self.tenant,
             user=self.user,

@@ -214,6 +214,9 @@ class Runner:
             raise HandlerError(f"milestone {milestone.id!r}: {error}") from None
         args = render_args(milestone, record)
         suffix = ":undo" if undoing else ""
+        if compiled.definition.kind == "session":
+            # each visit of a pillar is a new piece of work: its own key, the same on retries
+            suffix = f":{record.completed.count(milestone.id) + 1}"
         context = Context(
             run_id=record.id,
             journey=record.journey,

@@ -18,7 +18,8 @@ class Context:
     ``idempotency_key`` is the same on every attempt of the milestone, after a crash and recovery
     too, so a handler can make its effect happen once (pass it to the payment API, name the file
     after it). A compensation gets its own key and, in ``result``, what the milestone it undoes
-    returned. ``compensating`` tells the two apart.
+    returned. ``compensating`` tells the two apart. In a session, each visit of a pillar is new
+    work with its own key (``run:pillar:visit``).
     """
 
     run_id: str

@@ -109,4 +109,4 @@ def test_a_journey_without_an_inputs_schema_takes_any_json_inputs(
         "journey: free\nmilestones:\n  - id: a\n    action: t.step\n"
     )
     run = engine.start(definition, {"anything": [1, {"x": None}]})
-    assert run.status == "completed" and run.inputs == {"anything": (1, {"x": None})}
+    assert run.status == "completed" and run.inputs == {"anything": [1, {"x": None}]}

@@ -106,3 +106,13 @@ def test_a_session_can_be_cancelled(
     run = engine.start(desk, {"query": "x"})
     run = engine.cancel(run.id)
     assert (run.status, run.state) == ("cancelled", "cancelled")
+
+
+def test_each_visit_of_a_pillar_has_its_own_idempotency_key(
+    engine: journeys.Engine, recorder: Any, desk: journeys.Definition
+) -> None:
+    run = engine.start(desk, {"query": "x"})
+    engine.navigate(run.id, to="search")
+    engine.navigate(run.id, to="home")
+    keys = [c.key for c in recorder.calls if c.milestone == "home"]
+    assert keys == [f"{run.id}:home:1", f"{run.id}:home:2"]

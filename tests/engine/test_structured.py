@@ -49,7 +49,7 @@ def test_milestones_run_in_order_and_see_the_results_before_them(
     run = engine.start(journeys.load_definition(PIPELINE), {"name": "a.csv"}, tenant="t", user="u")
     assert (run.status, run.state, run.error) == ("completed", "completed", None)
     assert [c.milestone for c in contexts] == ["ingest", "parse", "embed", "expose"]
-    assert run.results["expose"] == {"by": "expose", "seen": ("embed", "ingest", "parse")}
+    assert run.results["expose"] == {"by": "expose", "seen": ["embed", "ingest", "parse"]}
     assert (run.journey, run.version) == ("pipeline", 3)
     first = contexts[0]
     assert first.run_id == run.id and first.journey == "pipeline"
