@@ -180,7 +180,12 @@ _json_option = click.option(
 
 
 def _engine(
-    db: str, handler_modules: Sequence[str] = (), *, quiet: bool = False, new: bool = False
+    db: str,
+    handler_modules: Sequence[str] = (),
+    *,
+    quiet: bool = False,
+    new: bool = False,
+    policies: Path | None = None,
 ) -> Engine:
     """An engine on ``db`` with the handler modules loaded. Only ``run`` (``new=True``) may
     create a store: the other commands read runs that must already exist."""
@@ -193,7 +198,7 @@ def _engine(
         default_registry.load(module)
     default_registry.load_entry_points()
     listener = None if quiet else _Progress().show
-    return Engine(db, listener=listener)
+    return Engine(db, listener=listener, policies=policies)
 
 
 def _existing(db: str) -> None:
@@ -222,6 +227,12 @@ def _existing(db: str) -> None:
     help="A YAML or JSON file of inputs (--input values override it).",
 )
 @click.option("--run-id", help="The run's id; starting an id that exists returns that run.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path),
+    help="A policy file layered over the journey's own policies (see policies/).",
+)
 @_handlers_option
 @_db_option
 @_json_option
@@ -230,6 +241,7 @@ def run(
     pairs: tuple[str, ...],
     inputs_file: Path | None,
     run_id: str | None,
+    policy_file: Path | None,
     handler_modules: tuple[str, ...],
     db: str,
     as_json: bool,
@@ -241,7 +253,7 @@ def run(
     """
     definition = loader.load_definition(file)
     inputs = _inputs(inputs_file, pairs)
-    with _engine(db, handler_modules, new=True) as engine:
+    with _engine(db, handler_modules, new=True, policies=policy_file) as engine:
         result = engine.start(definition, inputs, run_id=run_id)
     _report(result, as_json, session=definition.kind == "session")
 
@@ -491,10 +503,17 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _print_causes(error: BaseException) -> None:
-    cause = error.__cause__ or error.__context__
+    cause = _cause(error)
     while cause is not None:
-        click.echo(f"  caused by: {type(cause).__name__}: {cause}", err=True)
-        cause = cause.__cause__ or cause.__context__
+        click.echo(_printable(f"  caused by: {type(cause).__name__}: {cause}"), err=True)
+        cause = _cause(cause)
+
+
+def _cause(error: BaseException) -> BaseException | None:
+    """What Python's own traceback would show as the cause (``from None`` hides the context)."""
+    if error.__cause__ is not None:
+        return error.__cause__
+    return None if error.__suppress_context__ else error.__context__
 
 
 if __name__ == "__main__":  # pragma: no cover

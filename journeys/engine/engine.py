@@ -19,6 +19,7 @@ from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
 from journeys.engine import compiler, store
 from journeys.engine import inputs as inputs_module
+from journeys.engine import policy as policy_module
 from journeys.engine import runner as runner_module
 from journeys.engine.compiler import HUB, Compiled
 from journeys.engine.events import Listener
@@ -56,7 +57,9 @@ class Engine:
     built-ins are always there). ``authorize`` is asked before anything is written.
     ``inline_delay``: retry delays up to this many seconds are waited in the call; a longer one
     parks the run as ``waiting`` until :meth:`resume_due`. ``listener`` is called with a
-    :class:`~journeys.engine.events.Progress` at every step of every run.
+    :class:`~journeys.engine.events.Progress` at every step of every run. ``policies`` is a
+    policy file (``default:`` and ``journeys:`` by name or glob) layered over each journey's own
+    ``policies:``; an edit to it applies to the next run started.
     """
 
     def __init__(
@@ -67,12 +70,14 @@ class Engine:
         authorize: Authorize | None = None,
         inline_delay: float = 5.0,
         listener: Listener | None = None,
+        policies: str | os.PathLike[str] | None = None,
     ) -> None:
         url = store if store is not None else os.environ.get("JOURNEYS_DB", DEFAULT_STORE)
         self.store = _open_store(url)
         self.registry = registry if registry is not None else default_registry
         builtin.register(self.registry)
         self._authorize = authorize
+        self._policy_file = policy_module.PolicyFile(policies) if policies is not None else None
         self._runner = runner_module.Runner(
             self.store, self.registry, inline_delay=inline_delay, listener=listener
         )
@@ -146,7 +151,9 @@ class Engine:
         if blocking:  # refuse before the run is created, not after (it stayed `pending`)
             self._refuse_async_in_a_loop(compiled)
         data = inputs_module.validate(definition, inputs)
-        resolved = _resolve_policy(definition, policy)
+        resolved = policy_module.resolve(
+            definition, self._policy_file.data() if self._policy_file else None, policy
+        )
         record = RunRecord(
             id=run_id if run_id is not None else str(uuid.uuid4()),
             journey=definition.journey,
@@ -538,24 +545,3 @@ def _handler_names(compiled: Compiled) -> list[str]:
         for name in (m.action, m.compensation)
         if name is not None
     ]
-
-
-_CAPABILITIES = ("wal", "saga", "rollback", "forward_docs", "planning")
-
-
-def _resolve_policy(
-    definition: Definition, overrides: Mapping[str, Any] | None
-) -> dict[str, dict[str, Any]]:
-    """The journey's policies with per-call overrides on top; every capability off by default.
-    (Policy files and environment variables join this resolution with the policy issue.)"""
-    resolved: dict[str, dict[str, Any]] = {name: {"enabled": False} for name in _CAPABILITIES}
-    for layer in (definition.policies, overrides or {}):
-        for name, values in layer.items():
-            if name not in resolved or not isinstance(values, Mapping):
-                raise JourneyError(
-                    f"unknown policy capability {name!r}{did_you_mean(name, _CAPABILITIES)}"
-                )
-            resolved[name].update(
-                {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
-            )
-    return resolved

@@ -205,3 +205,54 @@ def test_commands_on_a_missing_store_or_run_are_clear(
     )
     assert wrong.returncode == 1
     assert "only a wait milestone" in wrong.stderr
+
+
+def test_a_policy_file_switches_compensation_off(
+    journeys_cli: Run, shop: dict[str, str], tmp_path: Path
+) -> None:
+    policy = tmp_path / "critical.yaml"
+    policy.write_text("journeys:\n  'sh*': {saga: {enabled: false}}\n")
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    done = journeys_cli(
+        "run",
+        shop["file"],
+        "-i",
+        "order_id=A",
+        "-i",
+        "fail_at=order",
+        "--policy",
+        str(policy),
+        "--handlers",
+        shop["handlers"],
+        "--db",
+        shop["db"],
+        "--json",
+        env=env,
+    )
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["status"] == "failed"
+    assert calls(shop) == ["do order"]
+
+
+def test_a_bad_policy_file_is_a_clear_error(
+    journeys_cli: Run, shop: dict[str, str], tmp_path: Path
+) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("default:\n  saga: {enabled: yes}\n")
+    done = journeys_cli(
+        "run",
+        shop["file"],
+        "-i",
+        "order_id=A",
+        "--policy",
+        str(policy),
+        "--handlers",
+        shop["handlers"],
+        "--db",
+        shop["db"],
+        env={"JOURNEYS_TEST_LOG": shop["log"]},
+    )
+    assert done.returncode == 1
+    assert f"{policy}:2:19: /default/saga/enabled" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not Path(shop["db"].removeprefix("sqlite:///")).exists()
