@@ -106,7 +106,10 @@ class Registry:
         """
         path = Path(module_or_path)
         try:
-            if module_or_path.endswith(".py") or path.is_file():
+            dotted = _package_module(path)
+            if dotted is not None:  # a file or folder inside a package: import it as such
+                name = importlib.import_module(dotted).__name__
+            elif module_or_path.endswith(".py") or path.is_file():
                 if not path.is_file():
                     raise HandlerError(f"{module_or_path}: no such handler file")
                 name = f"journeys_handlers_{path.stem}_{abs(hash(path.resolve()))}"
@@ -149,7 +152,8 @@ class Registry:
         if self is default_registry:
             return
         for found in list(default_registry._handlers.values()):
-            if getattr(found.function, "__module__", None) == module:
+            owner = getattr(found.function, "__module__", None) or ""
+            if owner == module or owner.startswith(module + "."):  # a package's modules too
                 self.register(found.name, found.function)
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
@@ -164,6 +168,45 @@ class Registry:
                 ) from error
             if callable(loaded) and not inspect.ismodule(loaded):
                 loaded(self)  # a function that registers into the registry it is given
+
+
+def _package_module(path: Path) -> str | None:
+    """The dotted name of a ``.py`` file or a folder that lives in a package (folders with
+    ``__init__.py``), with the package's parent put on the import path; None otherwise.
+
+    So ``--handlers examples`` or ``--handlers examples/data_ingest.py`` imports
+    ``examples.data_ingest``, whose own ``from examples import ...`` then works, from any
+    working directory.
+    """
+    if path.is_dir():
+        if not (path / "__init__.py").is_file():
+            return None
+        parts, folder = [], path.resolve()
+    elif path.suffix == ".py" and path.is_file():
+        folder = path.resolve().parent
+        parts = [] if path.stem == "__init__" else [path.stem]
+        if not (folder / "__init__.py").is_file():
+            return None
+    else:
+        return None
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if not all(part.isidentifier() for part in parts):
+        return None
+    dotted = ".".join(parts)
+    root = str(folder)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    loaded = sys.modules.get(dotted)
+    if loaded is not None:
+        where = getattr(loaded, "__file__", None)
+        expected = path.resolve() / "__init__.py" if path.is_dir() else path.resolve()
+        if where is not None and Path(where).resolve() != expected:
+            raise HandlerError(
+                f"{path}: another module named {dotted!r} is already imported (from {where})"
+            )
+    return dotted
 
 
 def _where(function: Callable[..., Any]) -> str:

@@ -168,6 +168,33 @@ def test_loading_a_module_by_dotted_name(
 
 
 @pytest.mark.usefixtures("default_untouched")
+def test_loading_a_package_folder_or_a_file_inside_it_by_path(
+    registry: journeys.Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file in a package is imported as the package's module, so its own
+    `from package import helper` works, whatever the working directory."""
+    name = unique()
+    package = tmp_path / "project" / name
+    package.mkdir(parents=True)
+    write(package / "_helper.py", "PREFIX = 'from-helper'\n")
+    write(package / "__init__.py", "from . import steps\n")
+    write(
+        package / "steps.py",
+        HANDLERS.replace("NAME", name).replace(
+            "import journeys", f"import journeys\nfrom {name} import _helper"
+        ),
+    )
+    monkeypatch.chdir(tmp_path)  # not the package's parent
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    registry.load(str(package / "steps.py"))
+    assert list(registry) == [f"{name}.fetch", f"{name}.upload"]
+    assert registry.get(f"{name}.upload").function.__module__ == f"{name}.steps"
+    whole = journeys.Registry()
+    whole.load(str(package))  # the folder: its __init__ imports the modules
+    assert list(whole) == list(registry)
+
+
+@pytest.mark.usefixtures("default_untouched")
 @pytest.mark.parametrize(
     ("filename", "source", "message"),
     [
