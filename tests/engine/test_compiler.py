@@ -273,3 +273,16 @@ def test_a_session_navigates_through_a_hub_not_between_every_pair() -> None:
         }
     assert len(moves) == 6 * 3
     assert compiled.undoes == {}
+
+
+def test_the_reserved_milestone_ids_are_exactly_the_run_statuses() -> None:
+    """The loader refuses milestone ids that the machine uses as states; the two lists live
+    in different layers (definitions cannot import the engine), so this keeps them equal."""
+    from typing import get_args
+
+    from journeys.definitions.checks import RESERVED_IDS
+    from journeys.engine.compiler import TERMINAL
+    from journeys.engine.run import Status
+
+    assert set(get_args(Status)) == RESERVED_IDS
+    assert TERMINAL <= RESERVED_IDS
