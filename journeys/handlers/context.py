@@ -9,6 +9,8 @@ from typing import Any
 
 __all__ = ["Context"]
 
+_LOGGER = logging.getLogger("journeys.handlers")
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -34,4 +36,4 @@ class Context:
     user: str | None = None
     compensating: bool = False
     result: Any = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("journeys.handlers"))
+    logger: logging.Logger = field(default=_LOGGER)
