@@ -1,8 +1,9 @@
 """Runnable handlers for the bundled journeys in ``definitions/``, with real effects on files.
 
-``--handlers examples`` (a dotted name: the repository root must be importable, as it is under
-``python -m journeys``) or ``--handlers examples/__init__.py`` (a path: works from anywhere)
-registers every handler below; ``--handlers examples/data_ingest.py`` registers one journey's.
+``--handlers examples`` (or ``--handlers examples/__init__.py``; from any working directory with
+a path such as ``--handlers /repo/examples``) registers every handler below, and
+``--handlers examples/data_ingest.py`` registers one journey's: a file or folder inside this
+package is imported as ``examples.<module>``, with the repository root put on the import path.
 Every effect is a file in the data folder, ``./journeys-data`` or ``$JOURNEYS_DATA_DIR``, and
 every compensation really undoes its milestone. The input ``fail_at`` (a milestone id) makes that
 milestone fail on purpose, so a saga compensates what came before and the folder returns to its
@@ -43,30 +44,15 @@ __all__ = [
     "workflow_generation",
 ]
 
-try:
-    from . import (
-        coexistence_analysis,
-        data_ingest,
-        data_mapping,
-        mvp_session,
-        order_fulfillment,
-        pillar_summaries,
-        poc_proposal,
-        roadmap,
-        sop_creation,
-        workflow_generation,
-    )
-except ImportError:  # loaded by path (--handlers examples/__init__.py): load each module by path
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    for _name in __all__:
-        _spec = importlib.util.spec_from_file_location(
-            f"journeys_examples_{_name}", Path(__file__).with_name(f"{_name}.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        _module = importlib.util.module_from_spec(_spec)
-        sys.modules[_spec.name] = _module
-        _spec.loader.exec_module(_module)
-        globals()[_name] = _module
+from . import (
+    coexistence_analysis,
+    data_ingest,
+    data_mapping,
+    mvp_session,
+    order_fulfillment,
+    pillar_summaries,
+    poc_proposal,
+    roadmap,
+    sop_creation,
+    workflow_generation,
+)

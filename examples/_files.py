@@ -8,11 +8,12 @@ folder holds everything a run did; absolute paths are used as they are.
 
 So that a retried or recovered attempt never duplicates an effect and every compensation really
 undoes its milestone: what a milestone creates is named from ``ctx.idempotency_key``
-(:func:`key_id`); files are written atomically (temporary file, then ``os.replace``); shared JSON
-files (an index, a ledger) change under a lock (:func:`update_json`) and are deleted when they
-become empty; a compensation deletes what its milestone created, prunes the folders it leaves
-empty (:func:`remove`) and is harmless when run twice; an output that replaces a file keeps the
-old one in ``backups/`` until the compensation puts it back (:func:`replace_file`).
+(:func:`key_id`), often one JSON record per file (:class:`Records`); files are written atomically
+(temporary file, then ``os.replace``); shared JSON files (an index, a ledger) change under a lock
+(:func:`update_json`) and are deleted when they become empty; a compensation deletes what its
+milestone created, prunes the folders it leaves empty (:func:`remove`, :meth:`Records.undo`) and
+is harmless when run twice; an output that replaces a file keeps the old one in ``backups/``
+until the compensation puts it back (:func:`replace_file`).
 """
 
 from __future__ import annotations
@@ -77,8 +78,7 @@ def slug(text: str) -> str:
 def handler(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Register an example handler in the default registry. When the run's ``fail_at`` input
     names the milestone, the action raises :class:`journeys.Fatal` before doing anything, so the
-    saga compensates what came before (compensations never fail on purpose). Loading one file
-    twice (as ``examples.x`` and by path) replaces its handlers; other files' names conflict."""
+    saga compensates what came before (compensations never fail on purpose)."""
 
     def register(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
         @functools.wraps(function)
@@ -87,19 +87,10 @@ def handler(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]
                 raise journeys.Fatal(f"failing {ctx.milestone} on purpose (fail_at)")
             return function(ctx)
 
-        same_file = name in default_registry and _source(
-            default_registry.get(name).function
-        ) == _source(function)
-        default_registry.register(name, run, replace=same_file)
+        default_registry.register(name, run)
         return function
 
     return register
-
-
-def _source(function: Callable[..., Any]) -> str | None:
-    function = getattr(function, "__wrapped__", function)
-    code = getattr(function, "__code__", None)
-    return os.path.realpath(code.co_filename) if code is not None else None
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -156,6 +147,15 @@ def read_text(path: str | Path, what: str) -> str:
         return Path(path).expanduser().read_text(encoding="utf-8", errors="replace")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise journeys.Fatal(f"{what} {str(path)!r} is not a readable file") from None
+
+
+def read_json_input(path: str | Path, what: str) -> Any:
+    """Read a JSON input file; a missing or malformed one is a :class:`journeys.Fatal`."""
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise journeys.Fatal(f"{path}: not JSON: {error}") from None
 
 
 def remove(path: Path) -> bool:
@@ -247,6 +247,60 @@ def restore_file(written: Any) -> bool:
         prune(backup.parent)
         return True
     return bool(written.get("created")) and remove(path)
+
+
+# --- records: one JSON file per thing a milestone made -------------------------------------------
+
+
+class Records:
+    """An example's records, one JSON file each below its folder of the data folder:
+    ``Records("business", "poc").path("drafts", draft_id)`` is
+    ``<data folder>/business/poc/drafts/<draft_id>.json``."""
+
+    def __init__(self, *folder: str) -> None:
+        self.folder = folder
+
+    def path(self, *parts: str) -> Path:
+        """The file of a record: ``parts`` are subfolders, then the record's identifier."""
+        *kinds, ident = parts
+        return in_data(*self.folder, *kinds, f"{ident}.json")
+
+    def undo(self, ctx: Any, field: str, *kinds: str) -> dict[str, Any]:
+        """Undo a milestone that wrote one record: delete the record (in the subfolders
+        ``kinds``) named by ``field`` of the milestone's result, if it has one. Harmless when run
+        twice."""
+        ident = (ctx.result or {}).get(field, "")
+        return {"deleted": bool(ident) and remove(self.path(*kinds, ident))}
+
+
+# --- drafts that a milestone validates (status "draft", then "validated") ------------------------
+
+
+def mark_validated(path: Path, draft: dict[str, Any], run_id: str) -> None:
+    """Record in ``path`` that ``draft`` (read from it) passed validation, unless it says so."""
+    if draft["status"] != "validated":
+        draft.update(status="validated", validated_by=run_id)
+        write_json(path, draft)
+
+
+def unmark_validated(path: Path) -> dict[str, Any]:
+    """Undo :func:`mark_validated`: a validated draft becomes a draft again. Harmless when run
+    twice or when the draft is gone."""
+    draft = read_json(path)
+    if not draft or draft.get("status") != "validated":
+        return {"changed": False}
+    draft["status"] = "draft"
+    draft.pop("validated_by", None)
+    write_json(path, draft)
+    return {"changed": True}
+
+
+def need_validated(path: Path, what: str) -> dict[str, Any]:
+    """Read a draft that must have passed validation; a :class:`journeys.Fatal` otherwise."""
+    draft = need_json(path, what)
+    if draft["status"] != "validated":
+        raise journeys.Fatal(f"{what} {draft['draft_id']} has not been validated")
+    return draft
 
 
 # --- what the pillars hold (for summaries, roadmaps and the MVP session) -------------------------

@@ -13,27 +13,15 @@ analysis in ``operations/coexistence/analyses/``, the blueprint draft in
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import journeys
 
-try:
-    from . import _files as files
-except ImportError:  # loaded by path (--handlers examples/FILE.py): load _files.py by path
-    import importlib.util
-    import sys
+from . import _files as files
 
-    if "journeys_examples_files" not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(
-            "journeys_examples_files", Path(__file__).with_name("_files.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_spec.name])
-    files = sys.modules["journeys_examples_files"]
+records = files.Records("operations")
 
 MATCH = 0.3  # word overlap from which a workflow task covers an SOP step
 
@@ -51,37 +39,24 @@ def _similarity(a: str, b: str) -> float:
     return round(len(left & right) / len(left | right), 3) if left | right else 0.0
 
 
-def _path(*parts: str) -> Path:
-    return files.in_data("operations", *parts[:-1], f"{parts[-1]}.json")
-
-
-def _undo(ctx: Any, field: str, *folder: str) -> dict[str, Any]:
-    ident = (ctx.result or {}).get(field, "")
-    return {"deleted": bool(ident) and files.remove(_path(*folder, ident))}
-
-
 @files.handler("sop.fetch_content")
 def fetch_sop(ctx: Any) -> dict[str, Any]:
     text = files.read_text(ctx.args["sop_path"], "SOP")
     structure = files.sop_structure(text)
     content_id = files.key_id(ctx, "sop")
     cached = {"content_id": content_id, "source": str(ctx.args["sop_path"]), **structure}
-    files.write_json(_path("cache", content_id), cached)
+    files.write_json(records.path("cache", content_id), cached)
     return {"content_id": content_id, "title": structure["title"], "steps": len(structure["steps"])}
 
 
 @files.handler("sop.clear_sop_cache")
 def clear_sop_cache(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "content_id", "cache")
+    return records.undo(ctx, "content_id", "cache")
 
 
 @files.handler("workflow.fetch_content")
 def fetch_workflow(ctx: Any) -> dict[str, Any]:
-    text = files.read_text(ctx.args["workflow_path"], "workflow")
-    try:
-        workflow = json.loads(text)
-    except ValueError as error:
-        raise journeys.Fatal(f"{ctx.args['workflow_path']} is not JSON: {error}") from None
+    workflow = files.read_json_input(ctx.args["workflow_path"], "workflow")
     if not isinstance(workflow, dict) or not isinstance(workflow.get("tasks"), list):
         raise journeys.Fatal(f"{ctx.args['workflow_path']}: expected an object with a tasks list")
     content_id = files.key_id(ctx, "workflow")
@@ -91,19 +66,19 @@ def fetch_workflow(ctx: Any) -> dict[str, Any]:
     ]
     name = str(workflow.get("name") or Path(ctx.args["workflow_path"]).stem)
     cached = {"content_id": content_id, "name": name, "tasks": tasks}
-    files.write_json(_path("cache", content_id), cached)
+    files.write_json(records.path("cache", content_id), cached)
     return {"content_id": content_id, "name": name, "tasks": len(tasks)}
 
 
 @files.handler("workflow.clear_workflow_cache")
 def clear_workflow_cache(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "content_id", "cache")
+    return records.undo(ctx, "content_id", "cache")
 
 
 @files.handler("coexistence.analyze")
 def analyze(ctx: Any) -> dict[str, Any]:
-    sop = files.need_json(_path("cache", ctx.args["sop_id"]), "cached SOP")
-    workflow = files.need_json(_path("cache", ctx.args["workflow_id"]), "cached workflow")
+    sop = files.need_json(records.path("cache", ctx.args["sop_id"]), "cached SOP")
+    workflow = files.need_json(records.path("cache", ctx.args["workflow_id"]), "cached workflow")
     overlaps, conflicts, sop_only = [], [], []
     matched: set[str] = set()
     for step in sop["steps"]:
@@ -129,7 +104,7 @@ def analyze(ctx: Any) -> dict[str, Any]:
         "conflicts": conflicts,
         "gaps": {"sop_only": sop_only, "workflow_only": workflow_only},
     }
-    files.write_json(_path("coexistence", "analyses", analysis_id), analysis)
+    files.write_json(records.path("coexistence", "analyses", analysis_id), analysis)
     return {
         "analysis_id": analysis_id,
         "overlaps": len(overlaps),
@@ -140,13 +115,13 @@ def analyze(ctx: Any) -> dict[str, Any]:
 
 @files.handler("coexistence.revert_analysis")
 def revert_analysis(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "analysis_id", "coexistence", "analyses")
+    return records.undo(ctx, "analysis_id", "coexistence", "analyses")
 
 
 @files.handler("blueprint.generate")
 def generate_blueprint(ctx: Any) -> dict[str, Any]:
     analysis = files.need_json(
-        _path("coexistence", "analyses", ctx.args["analysis_id"]), "coexistence analysis"
+        records.path("coexistence", "analyses", ctx.args["analysis_id"]), "coexistence analysis"
     )
     conflicted = {c["step"]: c for c in analysis["conflicts"]}
     assignments = []
@@ -176,19 +151,19 @@ def generate_blueprint(ctx: Any) -> dict[str, Any]:
         "workflow": analysis["workflow"],
         "assignments": assignments,
     }
-    files.write_json(_path("coexistence", "blueprints", draft_id), draft)
+    files.write_json(records.path("coexistence", "blueprints", draft_id), draft)
     return {"draft_id": draft_id, "assignments": len(assignments)}
 
 
 @files.handler("blueprint.delete_blueprint_draft")
 def delete_blueprint_draft(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "draft_id", "coexistence", "blueprints")
+    return records.undo(ctx, "draft_id", "coexistence", "blueprints")
 
 
 @files.handler("blueprint.store")
 def store_blueprint(ctx: Any) -> dict[str, Any]:
     draft = files.need_json(
-        _path("coexistence", "blueprints", ctx.args["draft_id"]), "blueprint draft"
+        records.path("coexistence", "blueprints", ctx.args["draft_id"]), "blueprint draft"
     )
     name = f"{files.slug(draft['sop']['title'])}--{files.slug(draft['workflow']['name'])}"
     target = files.output_path(ctx.args["destination"]) / f"{name}.blueprint.json"

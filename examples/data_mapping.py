@@ -24,29 +24,9 @@ from typing import Any
 
 import journeys
 
-try:
-    from . import _files as files
-except ImportError:  # loaded by path (--handlers examples/FILE.py): load _files.py by path
-    import importlib.util
-    import sys
+from . import _files as files
 
-    if "journeys_examples_files" not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(
-            "journeys_examples_files", Path(__file__).with_name("_files.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_spec.name])
-    files = sys.modules["journeys_examples_files"]
-
-
-def _path(kind: str, ident: str) -> Path:
-    return files.in_data("mapping", kind, f"{ident}.json")
-
-
-def _undo(ctx: Any, field: str, kind: str) -> dict[str, Any]:
-    ident = (ctx.result or {}).get(field, "")
-    return {"deleted": bool(ident) and files.remove(_path(kind, ident))}
+records = files.Records("mapping")
 
 
 def _rows(path: str) -> list[dict[str, Any]]:
@@ -101,7 +81,7 @@ def analyze_source(ctx: Any) -> dict[str, Any]:
         columns.append({"name": name, "type": kind, "nulls": nulls, "example": values[0]})
     profile_id = files.key_id(ctx, "source")
     files.write_json(
-        _path("profiles", profile_id),
+        records.path("profiles", profile_id),
         {"profile_id": profile_id, "rows": len(rows), "columns": columns},
     )
     return {"profile_id": profile_id, "rows": len(rows), "columns": [c["name"] for c in columns]}
@@ -109,16 +89,12 @@ def analyze_source(ctx: Any) -> dict[str, Any]:
 
 @files.handler("mapping.revert_source_analysis")
 def revert_source_analysis(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "profile_id", "profiles")
+    return records.undo(ctx, "profile_id", "profiles")
 
 
 @files.handler("mapping.analyze_target")
 def analyze_target(ctx: Any) -> dict[str, Any]:
-    text = files.read_text(ctx.args["path"], "target schema")
-    try:
-        schema = json.loads(text)
-    except ValueError as error:
-        raise journeys.Fatal(f"{ctx.args['path']}: not JSON: {error}") from None
+    schema = files.read_json_input(ctx.args["path"], "target schema")
     if isinstance(schema, dict) and isinstance(schema.get("properties"), dict):
         required = set(schema.get("required") or [])
         fields = [
@@ -137,13 +113,15 @@ def analyze_target(ctx: Any) -> dict[str, Any]:
     else:
         raise journeys.Fatal(f"{ctx.args['path']}: expected fields or properties")
     profile_id = files.key_id(ctx, "target")
-    files.write_json(_path("profiles", profile_id), {"profile_id": profile_id, "fields": fields})
+    files.write_json(
+        records.path("profiles", profile_id), {"profile_id": profile_id, "fields": fields}
+    )
     return {"profile_id": profile_id, "fields": [f["name"] for f in fields]}
 
 
 @files.handler("mapping.revert_target_analysis")
 def revert_target_analysis(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "profile_id", "profiles")
+    return records.undo(ctx, "profile_id", "profiles")
 
 
 def _schema_type(spec: Any) -> str:
@@ -161,8 +139,12 @@ def _confidence(source: str, target: str) -> float:
 
 @files.handler("mapping.generate_rules")
 def generate_rules(ctx: Any) -> dict[str, Any]:
-    source = files.need_json(_path("profiles", ctx.args["source_profile_id"]), "source profile")
-    target = files.need_json(_path("profiles", ctx.args["target_profile_id"]), "target profile")
+    source = files.need_json(
+        records.path("profiles", ctx.args["source_profile_id"]), "source profile"
+    )
+    target = files.need_json(
+        records.path("profiles", ctx.args["target_profile_id"]), "target profile"
+    )
     floor = float(ctx.args.get("min_confidence") or 0.8)
     free = [column["name"] for column in source["columns"]]
     rules, unmapped = [], []
@@ -186,19 +168,20 @@ def generate_rules(ctx: Any) -> dict[str, Any]:
         raise journeys.Fatal(f"no source column matches required field(s) {', '.join(missing)}")
     rules_id = files.key_id(ctx, "rules")
     files.write_json(
-        _path("rules", rules_id), {"rules_id": rules_id, "rules": rules, "unmapped": unmapped}
+        records.path("rules", rules_id),
+        {"rules_id": rules_id, "rules": rules, "unmapped": unmapped},
     )
     return {"rules_id": rules_id, "rules": len(rules), "unmapped": unmapped}
 
 
 @files.handler("mapping.delete_mapping_rules")
 def delete_mapping_rules(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "rules_id", "rules")
+    return records.undo(ctx, "rules_id", "rules")
 
 
 @files.handler("transform.apply_mapping")
 def apply_mapping(ctx: Any) -> dict[str, Any]:
-    rules = files.need_json(_path("rules", ctx.args["rules_id"]), "mapping rules")["rules"]
+    rules = files.need_json(records.path("rules", ctx.args["rules_id"]), "mapping rules")["rules"]
     out, errors = [], 0
     for row in _rows(ctx.args["source_path"]):
         mapped = {}
@@ -230,7 +213,9 @@ def revert_transformation(ctx: Any) -> dict[str, Any]:
 
 @files.handler("validation.validate_mapping")
 def validate_mapping(ctx: Any) -> dict[str, Any]:
-    target = files.need_json(_path("profiles", ctx.args["target_profile_id"]), "target profile")
+    target = files.need_json(
+        records.path("profiles", ctx.args["target_profile_id"]), "target profile"
+    )
     output = files.output_path(ctx.args["output_path"])
     rows = _rows(str(output))
     bad = []
@@ -259,10 +244,10 @@ def validate_mapping(ctx: Any) -> dict[str, Any]:
             f"{len(bad)} of {len(rows)} rows do not fit the target"
             f" ({rate:.2%} > {limit:.2%}); first: {bad[:3]}"
         )
-    files.write_json(_path("reports", report_id), report)
+    files.write_json(records.path("reports", report_id), report)
     return {"report_id": report_id, "valid": True, "rows": len(rows), "error_rate": rate}
 
 
 @files.handler("validation.mark_as_invalid")
 def mark_as_invalid(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "report_id", "reports")
+    return records.undo(ctx, "report_id", "reports")

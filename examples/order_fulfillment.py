@@ -25,20 +25,7 @@ from typing import Any
 
 import journeys
 
-try:
-    from . import _files as files
-except ImportError:  # loaded by path (--handlers examples/FILE.py): load _files.py by path
-    import importlib.util
-    import sys
-
-    if "journeys_examples_files" not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(
-            "journeys_examples_files", Path(__file__).with_name("_files.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_spec.name])
-    files = sys.modules["journeys_examples_files"]
+from . import _files as files
 
 DEFAULT_STOCK = 100
 

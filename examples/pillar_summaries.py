@@ -12,29 +12,13 @@ stored summary to ``<output_dir>/summary-<session_id>.md``. Try::
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import journeys
 
-try:
-    from . import _files as files
-except ImportError:  # loaded by path (--handlers examples/FILE.py): load _files.py by path
-    import importlib.util
-    import sys
+from . import _files as files
 
-    if "journeys_examples_files" not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(
-            "journeys_examples_files", Path(__file__).with_name("_files.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_spec.name])
-    files = sys.modules["journeys_examples_files"]
-
-
-def _path(kind: str, ident: str) -> Path:
-    return files.in_data("business", "summaries", kind, f"{ident}.json")
+records = files.Records("business", "summaries")
 
 
 def _sentence(pillar: str, facts: dict[str, Any]) -> str:
@@ -59,7 +43,7 @@ def _fetcher(pillar: str) -> Callable[[Any], dict[str, Any]]:
             "facts": facts,
             "text": _sentence(pillar, facts),
         }
-        files.write_json(_path("cache", summary_id), summary)
+        files.write_json(records.path("cache", summary_id), summary)
         return {"summary_id": summary_id, "text": summary["text"]}
 
     fetch_summary.__name__ = fetch_summary.__qualname__ = f"fetch_{pillar}_summary"
@@ -67,8 +51,7 @@ def _fetcher(pillar: str) -> Callable[[Any], dict[str, Any]]:
 
 
 def clear_cache(ctx: Any) -> dict[str, Any]:
-    ident = (ctx.result or {}).get("summary_id", "")
-    return {"deleted": bool(ident) and files.remove(_path("cache", ident))}
+    return records.undo(ctx, "summary_id", "cache")
 
 
 for _pillar in ("content", "insights", "operations"):
@@ -81,7 +64,7 @@ def compile_summaries(ctx: Any) -> dict[str, Any]:
     sections = []
     for pillar in ("content", "insights", "operations"):
         ident = ctx.args[f"{pillar}_id"]
-        cached = files.need_json(_path("cache", ident), f"{pillar} summary {ident}")
+        cached = files.need_json(records.path("cache", ident), f"{pillar} summary {ident}")
         sections.append({"pillar": pillar, "text": cached["text"], "facts": cached["facts"]})
     content = sections[0]["facts"]
     if content["datasets"]:
@@ -95,19 +78,18 @@ def compile_summaries(ctx: Any) -> dict[str, Any]:
         "headline": headline,
         "sections": sections,
     }
-    files.write_json(_path("drafts", draft_id), draft)
+    files.write_json(records.path("drafts", draft_id), draft)
     return {"draft_id": draft_id, "headline": headline}
 
 
 @files.handler("summary.delete_summary_draft")
 def delete_summary_draft(ctx: Any) -> dict[str, Any]:
-    ident = (ctx.result or {}).get("draft_id", "")
-    return {"deleted": bool(ident) and files.remove(_path("drafts", ident))}
+    return records.undo(ctx, "draft_id", "drafts")
 
 
 @files.handler("summary.store")
 def store(ctx: Any) -> dict[str, Any]:
-    draft = files.need_json(_path("drafts", ctx.args["draft_id"]), "summary draft")
+    draft = files.need_json(records.path("drafts", ctx.args["draft_id"]), "summary draft")
     if not draft["sections"]:
         raise journeys.Fatal("the summary draft has no sections")
     lines = [f"# Business outcomes: session {draft['session_id']}", "", draft["headline"], ""]

@@ -15,25 +15,11 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 from typing import Any
 
 import journeys
 
-try:
-    from . import _files as files
-except ImportError:  # loaded by path (--handlers examples/FILE.py): load _files.py by path
-    import importlib.util
-    import sys
-
-    if "journeys_examples_files" not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(
-            "journeys_examples_files", Path(__file__).with_name("_files.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_spec.name])
-    files = sys.modules["journeys_examples_files"]
+from . import _files as files
 
 WEEKLY_RATE = 3000  # per person and week
 INFRASTRUCTURE = 500  # per week
@@ -42,13 +28,7 @@ BENEFIT_PER_GOAL = 25000  # a year
 TECHNICAL = re.compile(r"\b(legacy|integration|migration|real-time|erp)\b", re.IGNORECASE)
 
 
-def _path(kind: str, ident: str) -> Path:
-    return files.in_data("business", "poc", kind, f"{ident}.json")
-
-
-def _undo(ctx: Any, field: str, kind: str) -> dict[str, Any]:
-    ident = (ctx.result or {}).get(field, "")
-    return {"deleted": bool(ident) and files.remove(_path(kind, ident))}
+records = files.Records("business", "poc")
 
 
 def _sections(text: str) -> dict[str, list[str]]:
@@ -75,7 +55,7 @@ def analyze_requirements(ctx: Any) -> dict[str, Any]:
         raise journeys.Fatal(f"{ctx.args['requirements_path']}: no goals or scope bullets found")
     requirements_id = files.key_id(ctx, "requirements")
     files.write_json(
-        _path("requirements", requirements_id),
+        records.path("requirements", requirements_id),
         {
             "requirements_id": requirements_id,
             "client": ctx.args["client_name"],
@@ -89,12 +69,14 @@ def analyze_requirements(ctx: Any) -> dict[str, Any]:
 
 @files.handler("poc.revert_requirements_analysis")
 def revert_requirements_analysis(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "requirements_id", "requirements")
+    return records.undo(ctx, "requirements_id", "requirements")
 
 
 @files.handler("finance.calculate_financials")
 def calculate_financials(ctx: Any) -> dict[str, Any]:
-    needs = files.need_json(_path("requirements", ctx.args["requirements_id"]), "requirements")
+    needs = files.need_json(
+        records.path("requirements", ctx.args["requirements_id"]), "requirements"
+    )
     weeks, budget = int(ctx.args["duration_weeks"]), float(ctx.args["budget"])
     team = min(5, 1 + math.ceil(len(needs["scope"]) / 2))
     labour = team * weeks * WEEKLY_RATE
@@ -116,13 +98,13 @@ def calculate_financials(ctx: Any) -> dict[str, Any]:
         "annual_benefit": benefit,
         "roi": round((benefit - total) / total, 2),
     }
-    files.write_json(_path("financials", financials_id), financials)
+    files.write_json(records.path("financials", financials_id), financials)
     return {"financials_id": financials_id, "total": total, "within_budget": total <= budget}
 
 
 @files.handler("finance.clear_financials_cache")
 def clear_financials_cache(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "financials_id", "financials")
+    return records.undo(ctx, "financials_id", "financials")
 
 
 def _level(score: float) -> str:
@@ -131,8 +113,10 @@ def _level(score: float) -> str:
 
 @files.handler("risk.assess")
 def assess(ctx: Any) -> dict[str, Any]:
-    needs = files.need_json(_path("requirements", ctx.args["requirements_id"]), "requirements")
-    money = files.need_json(_path("financials", ctx.args["financials_id"]), "financials")
+    needs = files.need_json(
+        records.path("requirements", ctx.args["requirements_id"]), "requirements"
+    )
+    money = files.need_json(records.path("financials", ctx.args["financials_id"]), "financials")
     margin = (money["budget"] - money["total"]) / money["budget"]
     load = len(needs["scope"]) / money["weeks"]
     technical = [item for item in needs["scope"] if TECHNICAL.search(item)]
@@ -156,20 +140,22 @@ def assess(ctx: Any) -> dict[str, Any]:
     for risk in risks:
         risk["level"] = _level(risk["score"])
     risk_id = files.key_id(ctx, "risks")
-    files.write_json(_path("risks", risk_id), {"risk_id": risk_id, "risks": risks})
+    files.write_json(records.path("risks", risk_id), {"risk_id": risk_id, "risks": risks})
     return {"risk_id": risk_id, "highest": max(risks, key=lambda r: r["score"])["kind"]}
 
 
 @files.handler("risk.revert_risk_assessment")
 def revert_risk_assessment(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "risk_id", "risks")
+    return records.undo(ctx, "risk_id", "risks")
 
 
 @files.handler("poc.generate_structure")
 def generate_structure(ctx: Any) -> dict[str, Any]:
-    needs = files.need_json(_path("requirements", ctx.args["requirements_id"]), "requirements")
-    money = files.need_json(_path("financials", ctx.args["financials_id"]), "financials")
-    risks = files.need_json(_path("risks", ctx.args["risk_id"]), "risk assessment")["risks"]
+    needs = files.need_json(
+        records.path("requirements", ctx.args["requirements_id"]), "requirements"
+    )
+    money = files.need_json(records.path("financials", ctx.args["financials_id"]), "financials")
+    risks = files.need_json(records.path("risks", ctx.args["risk_id"]), "risk assessment")["risks"]
     draft_id = files.key_id(ctx, "poc")
     weeks = money["weeks"]
     timeline = [
@@ -185,13 +171,13 @@ def generate_structure(ctx: Any) -> dict[str, Any]:
         "risks": risks,
         "timeline": timeline,
     }
-    files.write_json(_path("drafts", draft_id), draft)
+    files.write_json(records.path("drafts", draft_id), draft)
     return {"draft_id": draft_id, "within_budget": money["within_budget"]}
 
 
 @files.handler("poc.delete_poc_draft")
 def delete_poc_draft(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "draft_id", "drafts")
+    return records.undo(ctx, "draft_id", "drafts")
 
 
 def _markdown(draft: dict[str, Any]) -> str:
@@ -227,7 +213,7 @@ def _markdown(draft: dict[str, Any]) -> str:
 
 @files.handler("poc.store")
 def store(ctx: Any) -> dict[str, Any]:
-    draft = files.need_json(_path("drafts", ctx.args["draft_id"]), "proposal draft")
+    draft = files.need_json(records.path("drafts", ctx.args["draft_id"]), "proposal draft")
     target = files.output_path(ctx.args["destination"]) / f"poc-{files.slug(draft['client'])}.md"
     return files.replace_file(target, _markdown(draft).encode(), ctx.idempotency_key)
 

@@ -11,34 +11,13 @@ stored as ``<output_dir>/roadmap-<session_id>.md``. Try::
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import journeys
 
-try:
-    from . import _files as files
-except ImportError:  # loaded by path (--handlers examples/FILE.py): load _files.py by path
-    import importlib.util
-    import sys
+from . import _files as files
 
-    if "journeys_examples_files" not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(
-            "journeys_examples_files", Path(__file__).with_name("_files.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_spec.name])
-    files = sys.modules["journeys_examples_files"]
-
-
-def _path(kind: str, ident: str) -> Path:
-    return files.in_data("business", "roadmap", kind, f"{ident}.json")
-
-
-def _undo(ctx: Any, field: str, kind: str) -> dict[str, Any]:
-    ident = (ctx.result or {}).get(field, "")
-    return {"deleted": bool(ident) and files.remove(_path(kind, ident))}
+records = files.Records("business", "roadmap")
 
 
 @files.handler("roadmap.analyze_pillar_outputs")
@@ -46,13 +25,13 @@ def analyze_pillar_outputs(ctx: Any) -> dict[str, Any]:
     pillars = files.survey()
     analysis_id = files.key_id(ctx, "analysis")
     analysis = {"analysis_id": analysis_id, "session_id": ctx.args["session_id"], **pillars}
-    files.write_json(_path("analyses", analysis_id), analysis)
+    files.write_json(records.path("analyses", analysis_id), analysis)
     return {"analysis_id": analysis_id, "datasets": len(pillars["content"]["datasets"])}
 
 
 @files.handler("roadmap.revert_pillar_analysis")
 def revert_pillar_analysis(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "analysis_id", "analyses")
+    return records.undo(ctx, "analysis_id", "analyses")
 
 
 def _candidates(analysis: dict[str, Any]) -> list[dict[str, Any]]:
@@ -85,13 +64,13 @@ def _candidates(analysis: dict[str, Any]) -> list[dict[str, Any]]:
 
 @files.handler("roadmap.identify_opportunities")
 def identify_opportunities(ctx: Any) -> dict[str, Any]:
-    analysis = files.need_json(_path("analyses", ctx.args["analysis_id"]), "pillar analysis")
+    analysis = files.need_json(records.path("analyses", ctx.args["analysis_id"]), "pillar analysis")
     limit = int(ctx.args.get("max_opportunities") or 10)
     ranked = sorted(_candidates(analysis), key=lambda o: (-o["score"], -o["value"], o["title"]))
     chosen = ranked[:limit]
     opportunities_id = files.key_id(ctx, "opportunities")
     files.write_json(
-        _path("opportunities", opportunities_id),
+        records.path("opportunities", opportunities_id),
         {"opportunities_id": opportunities_id, "opportunities": chosen},
     )
     return {"opportunities_id": opportunities_id, "opportunities": len(chosen)}
@@ -99,12 +78,14 @@ def identify_opportunities(ctx: Any) -> dict[str, Any]:
 
 @files.handler("roadmap.clear_opportunities_cache")
 def clear_opportunities_cache(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "opportunities_id", "opportunities")
+    return records.undo(ctx, "opportunities_id", "opportunities")
 
 
 @files.handler("roadmap.generate_structure")
 def generate_structure(ctx: Any) -> dict[str, Any]:
-    found = files.need_json(_path("opportunities", ctx.args["opportunities_id"]), "opportunities")
+    found = files.need_json(
+        records.path("opportunities", ctx.args["opportunities_id"]), "opportunities"
+    )
     items = found["opportunities"]
     horizon = int(ctx.args["horizon_months"])
     count = max(1, min(3, horizon, len(items)))
@@ -121,7 +102,7 @@ def generate_structure(ctx: Any) -> dict[str, Any]:
         )
     draft_id = files.key_id(ctx, "roadmap")
     files.write_json(
-        _path("drafts", draft_id),
+        records.path("drafts", draft_id),
         {"draft_id": draft_id, "horizon_months": horizon, "phases": phases},
     )
     return {"draft_id": draft_id, "phases": len(phases)}
@@ -129,12 +110,12 @@ def generate_structure(ctx: Any) -> dict[str, Any]:
 
 @files.handler("roadmap.delete_roadmap_draft")
 def delete_roadmap_draft(ctx: Any) -> dict[str, Any]:
-    return _undo(ctx, "draft_id", "drafts")
+    return records.undo(ctx, "draft_id", "drafts")
 
 
 @files.handler("roadmap.apply_business_logic")
 def apply_business_logic(ctx: Any) -> dict[str, Any]:
-    path = _path("drafts", ctx.args["draft_id"])
+    path = records.path("drafts", ctx.args["draft_id"])
     draft = files.need_json(path, "roadmap draft")
     cap = int(ctx.args.get("max_parallel_initiatives") or 3)
     if cap < 1:
@@ -154,7 +135,7 @@ def apply_business_logic(ctx: Any) -> dict[str, Any]:
 
 @files.handler("roadmap.revert_business_logic")
 def revert_business_logic(ctx: Any) -> dict[str, Any]:
-    path = _path("drafts", ctx.args["draft_id"])
+    path = records.path("drafts", ctx.args["draft_id"])
     draft = files.read_json(path)
     if not draft or "adjusted" not in draft:
         return {"reverted": False}
@@ -165,7 +146,7 @@ def revert_business_logic(ctx: Any) -> dict[str, Any]:
 
 @files.handler("roadmap.store")
 def store(ctx: Any) -> dict[str, Any]:
-    draft = files.need_json(_path("drafts", ctx.args["draft_id"]), "roadmap draft")
+    draft = files.need_json(records.path("drafts", ctx.args["draft_id"]), "roadmap draft")
     plan = draft.get("adjusted") or {"phases": draft["phases"], "backlog": []}
     session = str(ctx.inputs.get("session_id", draft["draft_id"]))
     lines = [f"# Roadmap: session {session}", "", f"Horizon: {draft['horizon_months']} months", ""]

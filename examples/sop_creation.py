@@ -18,29 +18,13 @@ want of an owner: a real failure that shows the compensation).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import journeys
 
-try:
-    from . import _files as files
-except ImportError:  # loaded by path (--handlers examples/FILE.py): load _files.py by path
-    import importlib.util
-    import sys
+from . import _files as files
 
-    if "journeys_examples_files" not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(
-            "journeys_examples_files", Path(__file__).with_name("_files.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_spec.name])
-    files = sys.modules["journeys_examples_files"]
-
-
-def _path(kind: str, ident: str) -> Path:
-    return files.in_data("operations", kind, f"{ident}.json")
+records = files.Records("operations")
 
 
 @files.handler("wizard.start")
@@ -53,14 +37,13 @@ def start(ctx: Any) -> dict[str, Any]:
         "author": ctx.args["author"],
         "status": "collecting",
     }
-    files.write_json(_path("wizard", session_id), session)
+    files.write_json(records.path("wizard", session_id), session)
     return {"session_id": session_id, "status": "collecting"}
 
 
 @files.handler("wizard.delete_wizard_session")
 def delete_wizard_session(ctx: Any) -> dict[str, Any]:
-    ident = (ctx.result or {}).get("session_id", "")
-    return {"deleted": bool(ident) and files.remove(_path("wizard", ident))}
+    return records.undo(ctx, "session_id", "wizard")
 
 
 @files.handler("wizard.clear_wizard_state")
@@ -68,7 +51,7 @@ def clear_wizard_state(ctx: Any) -> dict[str, Any]:
     """Undo ``collect_steps``: the steps live in the run's results (the engine forgets them with
     the run); the session goes back to collecting, if anything moved it on."""
     session_id = (ctx.results.get("start_wizard") or {}).get("session_id", "")
-    path = _path("wizard", session_id)
+    path = records.path("wizard", session_id)
     session = files.read_json(path) if session_id else None
     if not session or (session.get("status") == "collecting" and "steps" not in session):
         return {"cleared": False}
@@ -98,7 +81,7 @@ def _steps(data: Any) -> list[dict[str, Any]]:
 
 @files.handler("sop.generate")
 def generate(ctx: Any) -> dict[str, Any]:
-    session = files.need_json(_path("wizard", ctx.args["session_id"]), "wizard session")
+    session = files.need_json(records.path("wizard", ctx.args["session_id"]), "wizard session")
     steps = _steps(ctx.results.get("collect_steps"))
     draft_id = files.key_id(ctx, "sop")
     draft = {
@@ -109,19 +92,18 @@ def generate(ctx: Any) -> dict[str, Any]:
         "status": "draft",
         "steps": steps,
     }
-    files.write_json(_path("sop_drafts", draft_id), draft)
+    files.write_json(records.path("sop_drafts", draft_id), draft)
     return {"draft_id": draft_id, "steps": len(steps)}
 
 
 @files.handler("sop.delete_sop_draft")
 def delete_sop_draft(ctx: Any) -> dict[str, Any]:
-    ident = (ctx.result or {}).get("draft_id", "")
-    return {"deleted": bool(ident) and files.remove(_path("sop_drafts", ident))}
+    return records.undo(ctx, "draft_id", "sop_drafts")
 
 
 @files.handler("sop.validate")
 def validate(ctx: Any) -> dict[str, Any]:
-    path = _path("sop_drafts", ctx.args["draft_id"])
+    path = records.path("sop_drafts", ctx.args["draft_id"])
     draft = files.need_json(path, "SOP draft")
     minimum = int(ctx.args.get("min_steps") or 1)
     problems = []
@@ -133,22 +115,13 @@ def validate(ctx: Any) -> dict[str, Any]:
             problems.append(f"step {step['number']} has no {' and no '.join(missing)}")
     if problems:
         raise journeys.Fatal("the SOP draft is not valid: " + "; ".join(problems))
-    if draft["status"] != "validated":
-        draft.update(status="validated", validated_by=ctx.run_id)
-        files.write_json(path, draft)
+    files.mark_validated(path, draft, ctx.run_id)
     return {"draft_id": draft["draft_id"], "valid": True, "steps": len(draft["steps"])}
 
 
 @files.handler("sop.mark_sop_as_invalid")
 def mark_sop_as_invalid(ctx: Any) -> dict[str, Any]:
-    path = _path("sop_drafts", ctx.args["draft_id"])
-    draft = files.read_json(path)
-    if not draft or draft.get("status") != "validated":
-        return {"changed": False}
-    draft["status"] = "draft"
-    draft.pop("validated_by", None)
-    files.write_json(path, draft)
-    return {"changed": True}
+    return files.unmark_validated(records.path("sop_drafts", ctx.args["draft_id"]))
 
 
 def markdown(draft: dict[str, Any]) -> str:
@@ -164,9 +137,7 @@ def markdown(draft: dict[str, Any]) -> str:
 
 @files.handler("sop.publish")
 def publish(ctx: Any) -> dict[str, Any]:
-    draft = files.need_json(_path("sop_drafts", ctx.args["draft_id"]), "SOP draft")
-    if draft["status"] != "validated":
-        raise journeys.Fatal(f"SOP draft {draft['draft_id']} has not been validated")
+    draft = files.need_validated(records.path("sop_drafts", ctx.args["draft_id"]), "SOP draft")
     target = files.output_path(ctx.args["destination"]) / f"{files.slug(draft['title'])}.md"
     return files.replace_file(target, markdown(draft).encode(), ctx.idempotency_key)
 

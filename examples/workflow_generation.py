@@ -15,31 +15,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from pathlib import Path
 from typing import Any
 
 import journeys
 
-try:
-    from . import _files as files
-except ImportError:  # loaded by path (--handlers examples/FILE.py): load _files.py by path
-    import importlib.util
-    import sys
-
-    if "journeys_examples_files" not in sys.modules:
-        _spec = importlib.util.spec_from_file_location(
-            "journeys_examples_files", Path(__file__).with_name("_files.py")
-        )
-        assert _spec is not None and _spec.loader is not None
-        sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
-        _spec.loader.exec_module(sys.modules[_spec.name])
-    files = sys.modules["journeys_examples_files"]
+from . import _files as files
 
 _DECISION = re.compile(r"\b(if|whether|approve|approval|decide)\b", re.IGNORECASE)
 
 
-def _path(kind: str, ident: str) -> Path:
-    return files.in_data("operations", kind, f"{ident}.json")
+records = files.Records("operations")
 
 
 @files.handler("sop.extract_structure")
@@ -50,7 +35,7 @@ def extract_structure(ctx: Any) -> dict[str, Any]:
         raise journeys.Fatal(f"{ctx.args['sop_path']}: no numbered steps found")
     structure_id = files.key_id(ctx, "structure")
     structure.update(structure_id=structure_id, source=str(ctx.args["sop_path"]))
-    files.write_json(_path("sop_structures", structure_id), structure)
+    files.write_json(records.path("sop_structures", structure_id), structure)
     return {
         "structure_id": structure_id,
         "title": structure["title"],
@@ -61,14 +46,13 @@ def extract_structure(ctx: Any) -> dict[str, Any]:
 
 @files.handler("sop.revert_sop_parsing")
 def revert_sop_parsing(ctx: Any) -> dict[str, Any]:
-    ident = (ctx.result or {}).get("structure_id", "")
-    return {"deleted": bool(ident) and files.remove(_path("sop_structures", ident))}
+    return records.undo(ctx, "structure_id", "sop_structures")
 
 
 @files.handler("workflow.analyze_requirements")
 def analyze_requirements(ctx: Any) -> dict[str, Any]:
     ident = ctx.args["structure_id"]
-    structure = files.need_json(_path("sop_structures", ident), f"SOP structure {ident}")
+    structure = files.need_json(records.path("sop_structures", ident), f"SOP structure {ident}")
     steps = structure["steps"]
     handoffs = [
         {"from": a["number"], "to": b["number"], "roles": [a["owner"], b["owner"]]}
@@ -78,7 +62,7 @@ def analyze_requirements(ctx: Any) -> dict[str, Any]:
     decisions = [step["number"] for step in steps if _DECISION.search(step["title"])]
     requirements_id = files.key_id(ctx, "requirements")
     files.write_json(
-        _path("workflow_requirements", requirements_id),
+        records.path("workflow_requirements", requirements_id),
         {
             "requirements_id": requirements_id,
             "structure_id": ident,
@@ -97,15 +81,16 @@ def analyze_requirements(ctx: Any) -> dict[str, Any]:
 
 @files.handler("workflow.clear_analysis_cache")
 def clear_analysis_cache(ctx: Any) -> dict[str, Any]:
-    ident = (ctx.result or {}).get("requirements_id", "")
-    return {"deleted": bool(ident) and files.remove(_path("workflow_requirements", ident))}
+    return records.undo(ctx, "requirements_id", "workflow_requirements")
 
 
 @files.handler("workflow.generate")
 def generate(ctx: Any) -> dict[str, Any]:
-    structure = files.need_json(_path("sop_structures", ctx.args["structure_id"]), "SOP structure")
+    structure = files.need_json(
+        records.path("sop_structures", ctx.args["structure_id"]), "SOP structure"
+    )
     needs = files.need_json(
-        _path("workflow_requirements", ctx.args["requirements_id"]), "workflow requirements"
+        records.path("workflow_requirements", ctx.args["requirements_id"]), "workflow requirements"
     )
     steps = structure["steps"]
     tasks = []
@@ -134,19 +119,18 @@ def generate(ctx: Any) -> dict[str, Any]:
         "steps": len(steps),
         "tasks": tasks,
     }
-    files.write_json(_path("workflow_drafts", draft_id), draft)
+    files.write_json(records.path("workflow_drafts", draft_id), draft)
     return {"draft_id": draft_id, "name": ctx.args["name"], "tasks": len(tasks)}
 
 
 @files.handler("workflow.delete_workflow_draft")
 def delete_workflow_draft(ctx: Any) -> dict[str, Any]:
-    ident = (ctx.result or {}).get("draft_id", "")
-    return {"deleted": bool(ident) and files.remove(_path("workflow_drafts", ident))}
+    return records.undo(ctx, "draft_id", "workflow_drafts")
 
 
 @files.handler("workflow.validate")
 def validate(ctx: Any) -> dict[str, Any]:
-    path = _path("workflow_drafts", ctx.args["draft_id"])
+    path = records.path("workflow_drafts", ctx.args["draft_id"])
     draft = files.need_json(path, "workflow draft")
     ids = {task["id"] for task in draft["tasks"]} | {"end"}
     problems = [
@@ -161,29 +145,20 @@ def validate(ctx: Any) -> dict[str, Any]:
             problems.append(f"task {task['id']} has no valid exit")
     if problems:
         raise journeys.Fatal("workflow draft is not valid: " + "; ".join(problems))
-    if draft["status"] != "validated":
-        draft.update(status="validated", validated_by=ctx.run_id)
-        files.write_json(path, draft)
+    files.mark_validated(path, draft, ctx.run_id)
     return {"draft_id": draft["draft_id"], "valid": True, "tasks": len(draft["tasks"])}
 
 
 @files.handler("workflow.mark_workflow_as_invalid")
 def mark_workflow_as_invalid(ctx: Any) -> dict[str, Any]:
-    path = _path("workflow_drafts", ctx.args["draft_id"])
-    draft = files.read_json(path)
-    if not draft or draft.get("status") != "validated":
-        return {"changed": False}
-    draft["status"] = "draft"
-    draft.pop("validated_by", None)
-    files.write_json(path, draft)
-    return {"changed": True}
+    return files.unmark_validated(records.path("workflow_drafts", ctx.args["draft_id"]))
 
 
 @files.handler("workflow.store")
 def store(ctx: Any) -> dict[str, Any]:
-    draft = files.need_json(_path("workflow_drafts", ctx.args["draft_id"]), "workflow draft")
-    if draft["status"] != "validated":
-        raise journeys.Fatal(f"workflow draft {draft['draft_id']} has not been validated")
+    draft = files.need_validated(
+        records.path("workflow_drafts", ctx.args["draft_id"]), "workflow draft"
+    )
     target = files.output_path(ctx.args["destination"]) / f"{draft['name']}.workflow.json"
     workflow = {k: draft[k] for k in ("name", "title", "start", "tasks")}
     return files.replace_file(target, files.dump(workflow), ctx.idempotency_key)

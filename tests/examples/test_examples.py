@@ -489,13 +489,14 @@ def test_every_bundled_handler_is_registered() -> None:
                 assert name is None or name in default_registry, (path.name, name)
 
 
-def test_a_module_loads_alone_by_path_and_beside_the_package(tmp_path: Path) -> None:
+def test_a_module_loads_by_path_from_anywhere_as_a_module_of_the_package(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys
         import journeys
         from journeys.handlers.registry import default_registry
         default_registry.load({str(ROOT / "examples" / "data_ingest.py")!r})
+        print(sys.modules["examples.data_ingest"].files is sys.modules["examples._files"])
         engine = journeys.Engine(store="sqlite:///runs.db")
         run = engine.start({str(DEFINITIONS / "data_ingest_pipeline.yaml")!r},
                            inputs={INPUTS["data_ingest_pipeline"]!r})
@@ -516,7 +517,8 @@ def test_a_module_loads_alone_by_path_and_beside_the_package(tmp_path: Path) -> 
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    status, count = out.stdout.split()
+    as_package, status, count = out.stdout.split()
+    assert as_package == "True"  # imported as examples.data_ingest, beside examples._files
     assert status == "completed"
     assert int(count) >= 89
     assert (tmp_path / "data" / "semantic_layer" / "index.json").exists()
