@@ -331,7 +331,12 @@ def fail(
 ) -> None:
     """Report that the wait milestone MILESTONE failed (a saga then compensates)."""
     with _engine(db, handler_modules) as engine:
-        _report(engine.fail(run_id, milestone, message), as_json)
+        # the failure was asked for: it ending failed or compensated is success
+        _report(
+            engine.fail(run_id, milestone, message),
+            as_json,
+            success=("failed", "compensated", "waiting"),
+        )
 
 
 @cli.command()
@@ -366,7 +371,7 @@ def complete(run_id: str, db: str, as_json: bool) -> None:
 def cancel(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
     """Stop a run; a saga first compensates what it completed."""
     with _engine(db, handler_modules) as engine:
-        _report(engine.cancel(run_id), as_json)
+        _report(engine.cancel(run_id), as_json, success=("cancelled",))
 
 
 def _inputs(inputs_file: Path | None, pairs: Sequence[str]) -> dict[str, Any]:
@@ -385,10 +390,21 @@ def _inputs(inputs_file: Path | None, pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _yaml_value(text: str, where: str) -> Any:
+    """A value as YAML reads it (3 is a number, true a boolean); text with a `#` is taken as
+    it is, since YAML would read the rest of it as a comment and silently drop it."""
+    if "#" in text and text.lstrip()[:1] not in ("'", '"', "[", "{"):
+        return text
     return source.parse(text, where).data
 
 
-def _report(result: Run, as_json: bool, *, exit_code: bool = True, session: bool = False) -> None:
+def _report(
+    result: Run,
+    as_json: bool,
+    *,
+    exit_code: bool = True,
+    session: bool = False,
+    success: tuple[str, ...] = ("completed", "waiting"),
+) -> None:
     if as_json:
         document = result.to_dict()
         click.echo(
@@ -398,7 +414,8 @@ def _report(result: Run, as_json: bool, *, exit_code: bool = True, session: bool
             )
         )
     else:
-        click.echo(f"run {result.id}: {result.journey} {result.status} at {result.state}")
+        where = "" if result.state == result.status else f" at {result.state}"
+        click.echo(f"run {result.id}: {result.journey} {result.status}{where}")
         if result.error:
             click.echo(_printable(f"error: {result.error}"))
         if result.status == "waiting" and result.due_at is None:
@@ -409,7 +426,7 @@ def _report(result: Run, as_json: bool, *, exit_code: bool = True, session: bool
                 )
             else:
                 click.echo(f"waiting: journeys advance {result.id} {result.state} --data ...")
-    if exit_code and result.status not in ("completed", "waiting"):
+    if exit_code and result.status not in success:
         sys.exit(1)
 
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from journeys.definitions import durations
 from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
 from journeys.engine import compiler, store
@@ -45,7 +46,10 @@ something; ``user_context`` holds ``tenant`` and ``user``, ``action`` is ``start
 ``fail``, ``navigate``, ``complete``, ``cancel`` or ``resume``, ``resource`` the journey name
 (for ``start``) or the run id."""
 
-_Prepared = tuple[Compiled, RunRecord, list[Entry]]
+_Prepared = tuple[Compiled, RunRecord, list[Entry], bool]
+"""What a call prepared: the machine, the run moved in memory, the history entries of the move,
+and whether the run already existed (then the move is written, claiming the run, before any
+handler runs)."""
 
 
 class Engine:
@@ -145,6 +149,8 @@ class Engine:
     ) -> tuple[_Prepared, Run | None]:
         if not isinstance(definition, Definition):
             definition = load_definition(definition)
+        if run_id is not None:
+            _check_run_id(run_id)
         self._check("start", definition.journey, tenant, user)
         compiled = self._compile(definition)
         self._check_handlers(compiled)
@@ -179,8 +185,8 @@ class Engine:
                     f" {existing.journey!r}",
                     run_id=record.id,
                 )
-            return (compiled, record, []), existing.snapshot()
-        return (compiled, record, []), None
+            return (compiled, record, [], False), existing.snapshot()
+        return (compiled, record, [], False), None
 
     # --- moving a run ----------------------------------------------------------------------
 
@@ -212,12 +218,12 @@ class Engine:
         self, run_id: str, milestone: str, data: Any, tenant: str | None, user: str | None
     ) -> _Prepared:
         compiled, record = self._waiting_at(run_id, milestone, "advance", tenant, user)
-        runner_module.check_json(data, f"the data given to advance {milestone!r}")
+        data = runner_module.check_json(data, f"the data given to advance {milestone!r}")
         entries = _signal(record, trigger="advance", milestone=milestone, payload=data)
         record.results[milestone] = data
         record.completed.append(milestone)
         self._move(compiled, record, "succeed", entries)
-        return compiled, record, entries
+        return compiled, record, entries, True
 
     def fail(
         self,
@@ -250,7 +256,7 @@ class Engine:
         entries = _signal(record, trigger="fail", milestone=milestone, error=str(error))
         record.error = f"{milestone} failed: {error}"
         self._move(compiled, record, "fail", entries)
-        return compiled, record, entries
+        return compiled, record, entries, True
 
     def navigate(
         self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
@@ -276,7 +282,7 @@ class Engine:
         entries = _signal(record, trigger="navigate", milestone=to)
         self._move(compiled, record, "leave", entries)
         self._move(compiled, record, f"enter:{to}", entries)
-        return compiled, record, entries
+        return compiled, record, entries, True
 
     def complete(self, run_id: str, *, tenant: str | None = None, user: str | None = None) -> Run:
         """End a session."""
@@ -292,7 +298,7 @@ class Engine:
         compiled, record = self._session(run_id, "complete", tenant, user)
         entries: list[Entry] = []
         self._move(compiled, record, "complete", entries)
-        return compiled, record, entries
+        return compiled, record, entries, True
 
     def cancel(self, run_id: str, *, tenant: str | None = None, user: str | None = None) -> Run:
         """Stop a run; a saga (saga policy on) first compensates what it completed."""
@@ -305,12 +311,20 @@ class Engine:
         return await self._adrive(self._cancel(run_id, tenant, user))
 
     def _cancel(self, run_id: str, tenant: str | None, user: str | None) -> _Prepared:
-        compiled, record = self._load(run_id)
+        compiled, record = self._load(run_id, tenant)
         self._check("cancel", run_id, tenant, user)
         self._not_finished(record, "cancelled")
+        self._check_handlers(compiled)
         if record.state in compiled.undoes:
             raise StateError(
                 f"run {run_id} is already compensating; it ends by itself", run_id=run_id
+            )
+        if record.status == "running":
+            raise StateError(
+                f"run {run_id} is running (a call is moving it through {record.state!r}); cancel"
+                " it once it waits or ends. If the process that was moving it died, recovery"
+                " (engine.recover, with the write-ahead log) finishes it",
+                run_id=run_id,
             )
         entries = _signal(record, trigger="cancel", milestone=record.state)
         # A run parked between two attempts has ``attempt`` > 1; the compensations that the
@@ -319,7 +333,7 @@ class Engine:
         record.cancelling = True
         record.error = record.error or "cancelled"
         self._move(compiled, record, "cancel", entries)
-        return compiled, record, entries
+        return compiled, record, entries, True
 
     def resume_due(self) -> list[Run]:
         """Continue every run whose retry delay has passed; return them."""
@@ -334,20 +348,32 @@ class Engine:
         due: list[_Prepared] = []
         for run_id in self.store.find(["waiting"], due_before=now):
             compiled, record = self._load(run_id)
-            if record.status == "waiting" and record.due_at is not None and record.due_at <= now:
-                self._check("resume", run_id, record.tenant, record.user)
-                due.append((compiled, record, []))
+            if record.status != "waiting" or record.due_at is None or record.due_at > now:
+                continue
+            self._check("resume", run_id, record.tenant, record.user)
+            self._check_handlers(compiled)
+            entries: list[Entry] = []
+            waited = compiled.milestones.get(record.state)
+            if waited is not None and waited.is_wait:  # its timeout passed with no advance
+                entries = _signal(record, trigger="timeout", milestone=record.state)
+                record.error = (
+                    f"{record.state}: nothing advanced it within its timeout"
+                    f" ({durations.format(waited.timeout or 0)})"
+                )
+                self._move(compiled, record, "fail", entries)
+            due.append((compiled, record, entries, True))
         return due
 
     # --- reading ---------------------------------------------------------------------------
 
-    def get(self, run_id: str) -> Run:
-        """The run as it stands; :class:`~journeys.RunNotFound` if there is none."""
-        return self._load(run_id)[1].snapshot()
+    def get(self, run_id: str, *, tenant: str | None = None) -> Run:
+        """The run as it stands; :class:`~journeys.RunNotFound` if there is none (or, when
+        ``tenant`` is given, none of that tenant's)."""
+        return self._load(run_id, tenant)[1].snapshot()
 
-    def history(self, run_id: str) -> list[Entry]:
+    def history(self, run_id: str, *, tenant: str | None = None) -> list[Entry]:
         """The run's history (write-ahead log) entries, in order; empty with the WAL off."""
-        self._load(run_id)
+        self._load(run_id, tenant)
         return self.store.history(run_id)
 
     def definition(self, run_id: str) -> Definition:
@@ -371,18 +397,33 @@ class Engine:
     # --- internals -------------------------------------------------------------------------
 
     def _drive(self, prepared: _Prepared) -> Run:
-        compiled, record, entries = prepared
+        compiled, record, entries, claim = prepared
         # Every blocking call, not only start: inside a running loop the private loop cannot run
         # an async handler, and the RuntimeError was taken for the handler's own failure (the run
         # retried, then failed or compensated). The moves prepared so far are only in memory.
         self._refuse_async_in_a_loop(compiled)
+        self._claim(record, entries, claim)
         runner_module.run_sync(self._runner.drive(compiled, record, entries), self._run_coroutine)
         return record.snapshot()
 
     async def _adrive(self, prepared: _Prepared) -> Run:
-        compiled, record, entries = prepared
+        compiled, record, entries, claim = prepared
+        self._claim(record, entries, claim)
         await runner_module.run_async(self._runner.drive(compiled, record, entries))
         return record.snapshot()
+
+    def _claim(self, record: RunRecord, entries: list[Entry], claim: bool) -> None:
+        """Write the move a call made to an existing run before any handler runs.
+
+        The write is conditional on the run being as it was loaded, so of two callers moving
+        the same run at once (two advances, a cancel racing an advance, two resumers) one wins
+        and the other gets a :class:`StateError` having run nothing; and ``journeys status``
+        shows the run ``running`` while it runs, not still ``waiting``.
+        """
+        if claim:
+            record.updated_at = self._runner.clock()
+            self.store.save(record, entries)
+            entries.clear()
 
     def _run_coroutine(self, coroutine: Any) -> Any:
         """Run an async handler for the blocking API, on a private event loop."""
@@ -430,7 +471,7 @@ class Engine:
         if missing:
             raise HandlerError(
                 f"journey {compiled.definition.journey!r} names handlers that are not registered;"
-                " nothing was started:\n  " + "\n  ".join(missing)
+                " nothing was done (load them with --handlers):\n  " + "\n  ".join(missing)
             )
         self._handlers_checked[key] = self.registry.version
 
@@ -444,9 +485,10 @@ class Engine:
                 f"{who} (tenant {tenant or '-'}) may not {action} {resource}; nothing was written"
             )
 
-    def _load(self, run_id: str) -> tuple[Compiled, RunRecord]:
+    def _load(self, run_id: str, tenant: str | None = None) -> tuple[Compiled, RunRecord]:
         record = self.store.load(run_id)
-        if record is None:
+        if record is None or (tenant is not None and record.tenant != tenant):
+            # another tenant's run is reported exactly like a missing one: nothing leaks
             raise RunNotFound(f"no run {run_id!r} in {self.store.url}", run_id=run_id)
         compiled = self._compiled.get(record.definition_hash)
         if compiled is None:
@@ -463,9 +505,10 @@ class Engine:
     def _waiting_at(
         self, run_id: str, milestone: str, action: str, tenant: str | None, user: str | None
     ) -> tuple[Compiled, RunRecord]:
-        compiled, record = self._load(run_id)
+        compiled, record = self._load(run_id, tenant)
         self._check(action, run_id, tenant, user)
         self._not_finished(record, f"{action}d" if action.endswith("e") else f"{action}ed")
+        self._check_handlers(compiled)
         if compiled.definition.kind == "session":
             raise StateError(f"run {run_id} is a session: use navigate and complete", run_id=run_id)
         if milestone not in compiled.milestones:
@@ -495,8 +538,9 @@ class Engine:
     def _session(
         self, run_id: str, action: str, tenant: str | None, user: str | None
     ) -> tuple[Compiled, RunRecord]:
-        compiled, record = self._load(run_id)
+        compiled, record = self._load(run_id, tenant)
         self._check(action, run_id, tenant, user)
+        self._check_handlers(compiled)
         if compiled.definition.kind != "session":
             raise StateError(
                 f"run {run_id} is a {compiled.definition.kind} journey: {action} is for sessions",
@@ -524,9 +568,28 @@ class Engine:
         compiled.fire(record, trigger)
         if record.wal:
             entries.append(
-                record.entry("transition", trigger=trigger, source=source, dest=record.state)
+                record.entry(
+                    "transition",
+                    trigger=trigger,
+                    source=source,
+                    dest=record.state,
+                    milestone=source.removeprefix("undo:") if source != HUB else None,
+                )
             )
         record.status = "compensating" if record.state in compiled.undoes else "running"
+
+
+def _check_run_id(run_id: str) -> None:
+    if (
+        not isinstance(run_id, str)
+        or not run_id
+        or len(run_id) > 200
+        or not run_id.isprintable()
+        or any(c.isspace() for c in run_id)
+    ):
+        raise JourneyError(
+            f"{run_id!r} cannot be a run id: use 1 to 200 printable characters without spaces"
+        )
 
 
 def _signal(record: RunRecord, **fields: Any) -> list[Entry]:

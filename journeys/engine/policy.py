@@ -17,6 +17,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final
 
+from journeys import schemas
+from journeys.definitions import source, validation
 from journeys.definitions.loader import load_policy_file
 from journeys.definitions.model import Definition, thaw
 from journeys.errors import JourneyError, did_you_mean
@@ -64,6 +66,8 @@ def resolve(
         layers.append(policy_file.get("default") or {})
         entries = policy_file.get("journeys") or {}
         layers += [entries[p] for p in _matching(definition.journey, entries)]
+    if overrides:
+        _check_overrides(overrides)
     layers.append(overrides or {})
     for layer in layers:
         for name, values in layer.items():
@@ -74,6 +78,16 @@ def resolve(
                 )
             resolved[name].update(thaw(values))
     return resolved
+
+
+def _check_overrides(overrides: Mapping[str, Any]) -> None:
+    """Per-call overrides obey the policy schema, as policy files do (``enabled: "yes"`` or a
+    misspelt field would otherwise be ignored, and a capability stay as it was)."""
+    document = source.Document("policy=", "", {"default": thaw(overrides)}, {}, {})
+    found = validation.problems(document, schemas.validator("policy"))
+    if found:
+        listed = "; ".join(f"{p.path.removeprefix('/default') or '/'}: {p.message}" for p in found)
+        raise JourneyError(f"the policy overrides are not valid: {listed}")
 
 
 def _matching(journey: str, entries: Mapping[str, Any]) -> list[str]:

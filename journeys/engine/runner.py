@@ -132,6 +132,8 @@ class Runner:
             name = milestone.compensation if undoing else milestone.action
             if name is None:
                 record.status = "waiting"  # a wait milestone: advance() or fail() continue it
+                if milestone.timeout is not None:  # a deadline: resume_due() fails it then
+                    record.due_at = self.clock() + milestone.timeout
                 self._stop(record, entries)
                 self._tell(record, "waiting", milestone.id)
                 return
@@ -142,7 +144,7 @@ class Runner:
                 continue
             if record.wal:
                 entries.append(self._intent(compiled, record, milestone, call, undoing))
-                self.store.append(entries)
+                self.store.append(entries, record)
                 entries = []
             if self.listener is not None:
                 self._tell(record, "compensating" if undoing else "started", milestone.id)
@@ -246,7 +248,7 @@ class Runner:
         """Record a successful attempt and fire the move it causes; False when the run now waits
         (a session pillar)."""
         try:
-            check_json(value, f"{milestone.id}: the handler's result")
+            value = check_json(value, f"{milestone.id}: the handler's result")
         except JourneyError as error:
             self._fail(compiled, record, entries, str(error), undoing=undoing)
             return True
@@ -407,17 +409,19 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def check_json(value: Any, what: str) -> None:
-    """Raise a :class:`JourneyError` if ``value`` cannot be stored as JSON."""
+def check_json(value: Any, what: str) -> Any:
+    """``value`` as the store will give it back (``{1: "a"}`` becomes ``{"1": "a"}``), or a
+    :class:`JourneyError` if it is not JSON data."""
     if value is None or isinstance(value, str | int | bool):
-        return
+        return value
     try:
-        json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise JourneyError(
             f"{what} is not JSON data ({error}); use dicts, lists, strings, numbers,"
             " booleans and None"
         ) from None
+    return value if isinstance(value, float) else json.loads(text)
 
 
 _SINGLE = re.compile(r"\s*\{\{(.*?)\}\}\s*", re.DOTALL)

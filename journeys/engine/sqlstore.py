@@ -7,14 +7,15 @@ a run once (``INSERT ... ON CONFLICT DO NOTHING``, spelled per dialect).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 
 from journeys.definitions.model import Definition
 from journeys.engine import schema
@@ -75,14 +76,21 @@ class SqlStore(Store):
         if not self._ready:
             with self._schema_lock:
                 if not self._ready:
-                    try:
-                        schema.metadata.create_all(self._engine)
-                    except OperationalError as error:
-                        raise JourneyError(
-                            f"cannot open the store {self.url}: {error.orig}"
-                        ) from error
+                    self._create_tables()
                     self._ready = True
         return self._engine.begin()
+
+    def _create_tables(self) -> None:
+        """Create what is missing. Two processes opening a new store at once both see the
+        tables missing and one's CREATE fails: then the tables exist, and a second pass,
+        which skips them, is all that is needed."""
+        for attempt in (1, 2):
+            try:
+                schema.metadata.create_all(self._engine)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError) as error:
+                if attempt == 2 or "exist" not in str(error.orig).lower():
+                    raise JourneyError(f"cannot open the store {self.url}: {error.orig}") from error
 
     def save_definition(self, definition: Definition) -> None:
         row = {
@@ -131,7 +139,7 @@ class SqlStore(Store):
         return None
 
     def save(self, record: RunRecord, entries: Sequence[Entry]) -> None:
-        with self._connect() as connection:
+        with _taken(record.id), self._connect() as connection:
             row = _run_row(record)
             row["row_version"] = record.row_version + 1
             changed = connection.execute(
@@ -148,10 +156,10 @@ class SqlStore(Store):
             self._append_txn(connection, entries, record)
         record.row_version += 1
 
-    def append(self, entries: Sequence[Entry]) -> None:
+    def append(self, entries: Sequence[Entry], record: RunRecord | None = None) -> None:
         if entries:
-            with self._connect() as connection:
-                self._append_txn(connection, entries, None)
+            with _taken(entries[0].run_id), self._connect() as connection:
+                self._append_txn(connection, entries, record)
 
     def _append_txn(
         self, connection: Any, entries: Sequence[Entry], record: RunRecord | None
@@ -184,11 +192,21 @@ class SqlStore(Store):
         )
 
     def load(self, run_id: str) -> RunRecord | None:
+        wal = schema.wal
         with self._connect() as connection:
             row = connection.execute(
                 select(schema.runs).where(schema.runs.c.id == run_id)
             ).one_or_none()
-        return _record(row._mapping) if row is not None else None
+            if row is None:
+                return None
+            # intents are appended without touching the run's row: after a crash between an
+            # intent and the next save, the row's seq is behind the log's
+            logged = connection.execute(
+                select(func.max(wal.c.seq)).where(wal.c.run_id == run_id)
+            ).scalar_one()
+        record = _record(row._mapping)
+        record.seq = max(record.seq, logged or 0)
+        return record
 
     def history(self, run_id: str) -> list[Entry]:
         wal = schema.wal
@@ -232,6 +250,20 @@ class SqlStore(Store):
         if self.dialect == "sqlite":
             return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
         raise JourneyError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+
+
+@contextlib.contextmanager
+def _taken(run_id: str) -> Iterator[None]:
+    """A history entry numbered like one already written means someone else moved the run
+    since it was loaded (a concurrent call, or a process that died mid-run)."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise StateError(
+            f"run {run_id} was changed by another process since it was loaded; nothing was"
+            " written: look at it again (journeys status)",
+            run_id=run_id,
+        ) from error
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

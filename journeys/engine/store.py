@@ -45,8 +45,8 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def append(self, entries: Sequence[Entry]) -> None:
-        """Append entries (a write-ahead intent) in one transaction."""
+    def append(self, entries: Sequence[Entry], record: RunRecord | None = None) -> None:
+        """Append entries (a write-ahead intent) of ``record`` in one transaction."""
 
     @abstractmethod
     def load(self, run_id: str) -> RunRecord | None:
@@ -102,7 +102,7 @@ class MemoryStore(Store):
             self._runs[record.id] = _copy(record)
             self._entries.setdefault(record.id, []).extend(entries)
 
-    def append(self, entries: Sequence[Entry]) -> None:
+    def append(self, entries: Sequence[Entry], record: RunRecord | None = None) -> None:
         with self._lock:
             for entry in entries:
                 self._entries.setdefault(entry.run_id, []).append(entry)
@@ -110,7 +110,13 @@ class MemoryStore(Store):
     def load(self, run_id: str) -> RunRecord | None:
         with self._lock:
             stored = self._runs.get(run_id)
-            return _copy(stored) if stored is not None else None
+            if stored is None:
+                return None
+            record = _copy(stored)
+            logged = self._entries.get(run_id)
+            if logged:  # as in SQL: intents are appended without saving the run
+                record.seq = max(record.seq, logged[-1].seq)
+            return record
 
     def history(self, run_id: str) -> list[Entry]:
         with self._lock:

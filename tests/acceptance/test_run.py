@@ -256,3 +256,35 @@ def test_a_bad_policy_file_is_a_clear_error(
     assert f"{policy}:2:19: /default/saga/enabled" in done.stderr
     assert "Traceback" not in done.stderr
     assert not Path(shop["db"].removeprefix("sqlite:///")).exists()
+
+
+def test_cli_details_a_user_meets(journeys_cli: Run, shop: dict[str, str]) -> None:
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    common = ["--handlers", shop["handlers"], "--db", shop["db"]]
+    started = journeys_cli(
+        "run",
+        shop["file"],
+        "-i",
+        "order_id=#A-1 urgent",
+        "--run-id",
+        "d",
+        *common,
+        "--json",
+        env=env,
+    )
+    assert json.loads(started.stdout)["results"]["order"]["args"] == {"id": "#A-1 urgent"}
+    cancelled = journeys_cli("cancel", "d", *common, env=env)
+    assert cancelled.returncode == 0  # cancelled as asked
+    assert cancelled.stdout.splitlines()[0] == "run d: shop cancelled"
+    again = journeys_cli("cancel", "d", *common, env=env)
+    assert again.returncode == 1
+    assert "a finished run cannot be cancelled" in again.stderr
+    forgot = journeys_cli(
+        "run", shop["file"], "-i", "order_id=E", "--run-id", "e", *common, env=env
+    )
+    assert forgot.returncode == 0
+    no_handlers = journeys_cli("cancel", "e", "--db", shop["db"])
+    assert no_handlers.returncode == 1
+    assert "names handlers that are not registered; nothing was done" in no_handlers.stderr
+    status = journeys_cli("status", "e", "--db", shop["db"])
+    assert status.stdout.splitlines()[0] == "run e: shop waiting at approval"

@@ -244,13 +244,15 @@ milestones:
         engine.start(definition, run_id="typo-1")
     message = str(caught.value)
     assert "milestone 'second' (action)" in message and "did you mean 't.step'" in message
-    assert "nothing was started" in message
+    assert "nothing was done" in message
     assert recorder.calls == [] and no_runs(engine)
 
 
 def test_an_unknown_policy_override_is_refused_before_anything_is_written(
     engine: journeys.Engine, recorder: Any, trip: journeys.Definition
 ) -> None:
-    with pytest.raises(journeys.JourneyError, match=r"unknown policy capability 'sagaa'"):
+    with pytest.raises(
+        journeys.JourneyError, match=r"/sagaa: unknown field 'sagaa' \(did you mean 'saga'\?\)"
+    ):
         engine.start(trip, policy={"sagaa": {"enabled": True}}, run_id="p1")
     assert recorder.calls == [] and no_runs(engine)

@@ -55,9 +55,9 @@ class Counting(journeys.Store):
         self.writes.append(("save", len(entries)))
         self.inner.save(record, entries)
 
-    def append(self, entries: Sequence[Entry]) -> None:
+    def append(self, entries: Sequence[Entry], record: RunRecord | None = None) -> None:
         self.writes.append(("append", len(entries)))
-        self.inner.append(entries)
+        self.inner.append(entries, record)
 
     def load(self, run_id: str) -> RunRecord | None:
         return self.inner.load(run_id)
@@ -215,4 +215,12 @@ milestones:
     run = engine.advance(run.id, "b", {"ok": 1})
     assert run.status == "completed"
     assert engine.history(run.id) == []
-    assert counting.writes == [("definition", 1), ("create", 0), ("save", 0), ("save", 0)]
+    # start: the run, then its stop; advance: the claim (so a second advance cannot also
+    # run c), then the stop; no history entries at all
+    assert counting.writes == [
+        ("definition", 1),
+        ("create", 0),
+        ("save", 0),
+        ("save", 0),
+        ("save", 0),
+    ]
