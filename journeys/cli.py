@@ -374,6 +374,31 @@ def cancel(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool
         _report(engine.cancel(run_id), as_json, success=("cancelled",))
 
 
+@cli.command()
+@_handlers_option
+@_db_option
+@_json_option
+def recover(handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
+    """Finish every run a crash left unfinished. Run it when no other process is moving runs
+    of this store (at start-up); exit 0 when every recovered run completed or waits."""
+    with _engine(db, handler_modules) as engine:
+        runs = engine.recover()
+    if as_json:
+        click.echo(json.dumps([_run_dict(r) for r in runs], indent=2))
+    else:
+        click.echo(f"{len(runs)} run{'s' if len(runs) != 1 else ''} recovered")
+        for result in runs:
+            where = "" if result.state == result.status else f" at {result.state}"
+            click.echo(_printable(f"run {result.id}: {result.journey} {result.status}{where}"))
+    if any(r.status not in ("completed", "waiting") for r in runs):
+        sys.exit(1)
+
+
+def _run_dict(result: Run) -> dict[str, Any]:
+    document = result.to_dict()
+    return {k: document[k] for k in ("id", "journey", "status", "state", "results", "error")}
+
+
 def _inputs(inputs_file: Path | None, pairs: Sequence[str]) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     if inputs_file is not None:
@@ -406,13 +431,7 @@ def _report(
     success: tuple[str, ...] = ("completed", "waiting"),
 ) -> None:
     if as_json:
-        document = result.to_dict()
-        click.echo(
-            json.dumps(
-                {k: document[k] for k in ("id", "journey", "status", "state", "results", "error")},
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(_run_dict(result), indent=2))
     else:
         where = "" if result.state == result.status else f" at {result.state}"
         click.echo(f"run {result.id}: {result.journey} {result.status}{where}")

@@ -43,7 +43,8 @@ DEFAULT_STORE = "sqlite:///journeys.db"
 Authorize = Callable[[Mapping[str, Any], str, str], bool]
 """``authorize(user_context, action, resource) -> bool``: asked before every call that changes
 something; ``user_context`` holds ``tenant`` and ``user``, ``action`` is ``start``, ``advance``,
-``fail``, ``navigate``, ``complete``, ``cancel`` or ``resume``, ``resource`` the journey name
+``fail``, ``navigate``, ``complete``, ``cancel``, ``resume`` or ``recover``, ``resource`` the
+journey name
 (for ``start``) or the run id."""
 
 _Prepared = tuple[Compiled, RunRecord, list[Entry], bool]
@@ -363,6 +364,50 @@ class Engine:
                 self._move(compiled, record, "fail", entries)
             due.append((compiled, record, entries, True))
         return due
+
+    def recover(self) -> list[Run]:
+        """Finish every run a crash left unfinished (``pending``, ``running`` or
+        ``compensating``); return them.
+
+        With the WAL policy on, a milestone whose outcome was committed is never called again;
+        one whose outcome was not (its intent is the last entry) is called again, with the same
+        idempotency key: handlers are called at least once, outcomes recorded exactly once. A
+        saga caught compensating goes on compensating. With the WAL off, a run resumes from its
+        last stop (start, wait), calling again what it did since.
+
+        Call it when no other process is moving runs of this store (at start-up): until the
+        workers' leases arrive, a run another live process is moving looks interrupted too.
+        A run that another recoverer takes first is left to it.
+        """
+        runs = []
+        for prepared in self._interrupted():
+            try:
+                runs.append(self._drive(prepared))
+            except StateError:  # someone else took it between our load and our claim
+                continue
+        return runs
+
+    async def arecover(self) -> list[Run]:
+        """:meth:`recover` for asyncio."""
+        runs = []
+        for prepared in self._interrupted():
+            try:
+                runs.append(await self._adrive(prepared))
+            except StateError:
+                continue
+        return runs
+
+    def _interrupted(self) -> list[_Prepared]:
+        found: list[_Prepared] = []
+        for run_id in self.store.find(["pending", "running", "compensating"]):
+            compiled, record = self._load(run_id)
+            if record.status not in ("pending", "running", "compensating"):
+                continue
+            self._check("recover", run_id, record.tenant, record.user)
+            self._check_handlers(compiled)
+            entries = _signal(record, trigger="recover", milestone=record.state)
+            found.append((compiled, record, entries, True))
+        return found
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -41,6 +43,7 @@ from journeys.handlers.context import Context
 from journeys.handlers.registry import Handler, Registry
 
 __all__ = [
+    "FAULT_POINTS",
     "Call",
     "Outcome",
     "Runner",
@@ -75,6 +78,33 @@ class Outcome:
     ok: bool
     value: Any = None
     error: BaseException | None = None
+
+
+FAULT_POINTS = ("before_intent", "after_intent", "after_handler")
+"""Where the protocol can be made to die, for crash tests: ``JOURNEYS_FAULTS=after_intent:pay``
+(comma-separated ``point:state``; ``*`` for any state) kills the process with SIGKILL there."""
+
+
+def _faults() -> frozenset[tuple[str, str]]:
+    spec = os.environ.get("JOURNEYS_FAULTS", "")
+    found = set()
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        point, _, state = item.partition(":")
+        if point not in FAULT_POINTS or not state:
+            raise JourneyError(
+                f"JOURNEYS_FAULTS: {item!r} is not POINT:STATE with a point among"
+                f" {', '.join(FAULT_POINTS)}"
+            )
+        found.add((point, state))
+    return frozenset(found)
+
+
+_FAULTS = _faults()  # read once: with the variable unset, each point costs one falsy test
+
+
+def _fault(point: str, state: str) -> None:
+    if (point, state) in _FAULTS or (point, "*") in _FAULTS:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 Request = Call | Sleep
@@ -143,14 +173,22 @@ class Runner:
                 self._fail(compiled, record, entries, str(error), undoing=undoing)
                 continue
             if record.wal:
+                # The intent, committed with everything since the last commit (the previous
+                # milestone's outcome and the transition it caused) and the run's row: one
+                # commit per milestone, n + 1 for a journey of n.
+                if _FAULTS:
+                    _fault("before_intent", state)
                 entries.append(self._intent(compiled, record, milestone, call, undoing))
-                self.store.append(entries, record)
-                entries = []
+                self._save(record, entries)
+                if _FAULTS:
+                    _fault("after_intent", state)
             if self.listener is not None:
                 self._tell(record, "compensating" if undoing else "started", milestone.id)
             began = time.perf_counter()
             outcome = yield call
             took = time.perf_counter() - began
+            if _FAULTS:
+                _fault("after_handler", state)
             assert outcome is not None
             if outcome.ok:
                 waits = not self._succeeded(
@@ -275,8 +313,6 @@ class Runner:
             self._stop(record, entries)
             return False
         self._fire(compiled, record, "succeed", entries)
-        if record.wal:
-            self._save(record, entries)
         return True
 
     def _fail(
@@ -306,8 +342,6 @@ class Runner:
         self._fire(compiled, record, "fail", entries)
         if record.state in compiled.undoes:
             record.status = "compensating"
-        if record.wal:
-            self._save(record, entries)
 
     def _fire(
         self, compiled: Compiled, record: RunRecord, trigger: str, entries: list[Entry]

@@ -288,3 +288,27 @@ def test_cli_details_a_user_meets(journeys_cli: Run, shop: dict[str, str]) -> No
     assert "names handlers that are not registered; nothing was done" in no_handlers.stderr
     status = journeys_cli("status", "e", "--db", shop["db"])
     assert status.stdout.splitlines()[0] == "run e: shop waiting at approval"
+
+
+def test_journeys_recover_finishes_a_killed_run(journeys_cli: Run, shop: dict[str, str]) -> None:
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    common = ["--handlers", shop["handlers"], "--db", shop["db"]]
+    killed = journeys_cli(
+        "run",
+        shop["file"],
+        "-i",
+        "order_id=K",
+        "--run-id",
+        "k",
+        *common,
+        env={**env, "JOURNEYS_FAULTS": "after_intent:payment"},
+    )
+    assert killed.returncode == -9
+    status = journeys_cli("status", "k", "--db", shop["db"])
+    assert status.stdout.splitlines()[0] == "run k: shop running at payment"
+    recovered = journeys_cli("recover", *common, env=env)
+    assert recovered.returncode == 0, recovered.stderr
+    assert recovered.stdout.splitlines() == ["1 run recovered", "run k: shop waiting at approval"]
+    assert calls(shop) == ["do order", "do payment"]
+    again = journeys_cli("recover", *common, env=env)
+    assert again.stdout.splitlines() == ["0 runs recovered"]

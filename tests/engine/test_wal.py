@@ -133,18 +133,18 @@ def test_with_the_wal_on_each_call_is_written_ahead_then_its_outcome_and_transit
     outcomes = [e for e in history if e.status == "completed" and e.kind == "operation"]
     assert [e.payload for e in outcomes] == [None, {"done": "pay"}]
     assert history[0].payload["wal"] == {"enabled": True, "operations": ["pay"]}
-    # the intent is committed alone, before the call; the outcome with its transition after
-    assert counting.writes[:8] == [
+    # each intent is committed before its call, together with the outcome and transition of
+    # the call before it: one commit per milestone (plus one per failed attempt, before the
+    # delay, and one when the run stops)
+    assert counting.writes == [
         ("definition", 1),
         ("create", 1),  # the policy entry, with the run
-        ("append", 1),  # intent: reserve
-        ("save", 2),  # completed + succeed
-        ("append", 1),  # intent: pay, attempt 1
-        ("save", 2),  # retrying + retry
-        ("append", 1),  # intent: pay, attempt 2
-        ("save", 2),  # completed + succeed
+        ("save", 1),  # intent: reserve
+        ("save", 3),  # completed + succeed, intent: pay attempt 1
+        ("save", 2),  # retrying + retry, before the delay
+        ("save", 1),  # intent: pay attempt 2
+        ("save", 2),  # completed + succeed to the end
     ]
-    assert all(kind == "save" and count == 0 for kind, count in counting.writes[8:])
 
 
 def test_with_the_wal_on_compensations_and_failures_are_logged(
