@@ -117,7 +117,10 @@ class Engine:
         )
         if existing is not None:
             return existing
-        return self._drive(prepared)
+        try:
+            return self._drive(prepared)
+        except runner_module.AlreadyStarted as started:
+            return _same_journey(started.existing, prepared[0].definition)
 
     async def astart(
         self,
@@ -135,7 +138,10 @@ class Engine:
         )
         if existing is not None:
             return existing
-        return await self._adrive(prepared)
+        try:
+            return await self._adrive(prepared)
+        except runner_module.AlreadyStarted as started:
+            return _same_journey(started.existing, prepared[0].definition)
 
     def _begin(
         self,
@@ -178,15 +184,13 @@ class Engine:
         if definition.content_hash not in self._saved_definitions:
             self.store.save_definition(definition)
             self._saved_definitions.add(definition.content_hash)
+        if record.wal:
+            # Created by the drive's first commit, with the first intent: nothing runs before
+            # it, and a run that exists already stops the drive there (runner.AlreadyStarted).
+            return (compiled, record, entries, False), None
         existing = self.store.create(record, entries)
         if existing is not None:
-            if existing.journey != definition.journey:
-                raise StateError(
-                    f"run id {record.id!r} is already used by a run of journey"
-                    f" {existing.journey!r}",
-                    run_id=record.id,
-                )
-            return (compiled, record, [], False), existing.snapshot()
+            return (compiled, record, [], False), _same_journey(existing, definition)
         return (compiled, record, [], False), None
 
     # --- moving a run ----------------------------------------------------------------------
@@ -622,6 +626,16 @@ class Engine:
                 )
             )
         record.status = "compensating" if record.state in compiled.undoes else "running"
+
+
+def _same_journey(existing: RunRecord, definition: Definition) -> Run:
+    """The run that already has the id a start asked for, if it is of the same journey."""
+    if existing.journey != definition.journey:
+        raise StateError(
+            f"run id {existing.id!r} is already used by a run of journey {existing.journey!r}",
+            run_id=existing.id,
+        )
+    return existing.snapshot()
 
 
 def _check_run_id(run_id: str) -> None:

@@ -44,6 +44,7 @@ from journeys.handlers.registry import Handler, Registry
 
 __all__ = [
     "FAULT_POINTS",
+    "AlreadyStarted",
     "Call",
     "Outcome",
     "Runner",
@@ -109,6 +110,14 @@ def _fault(point: str, state: str) -> None:
 
 Request = Call | Sleep
 Drive = Generator[Request, Outcome | None, None]
+
+
+class AlreadyStarted(Exception):
+    """The run a start was creating exists already (the same ``run_id``); nothing ran."""
+
+    def __init__(self, existing: RunRecord) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
 
 
 class Runner:
@@ -406,7 +415,12 @@ class Runner:
 
     def _save(self, record: RunRecord, entries: list[Entry]) -> None:
         record.updated_at = self.clock()
-        self.store.save(record, entries)
+        if record.row_version == 0:  # a new run with the WAL on: its first commit creates it
+            existing = self.store.create(record, entries)
+            if existing is not None:
+                raise AlreadyStarted(existing)
+        else:
+            self.store.save(record, entries)
         entries.clear()
 
     def _stop(self, record: RunRecord, entries: list[Entry]) -> None:

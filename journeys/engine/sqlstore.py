@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
@@ -140,14 +140,10 @@ class SqlStore(Store):
 
     def save(self, record: RunRecord, entries: Sequence[Entry]) -> None:
         with _taken(record.id), self._connect() as connection:
-            row = _run_row(record)
+            row = {name: getattr(record, name) for name in _CHANGING}
             row["row_version"] = record.row_version + 1
-            changed = connection.execute(
-                update(schema.runs)
-                .where(schema.runs.c.id == record.id)
-                .where(schema.runs.c.row_version == record.row_version)
-                .values(row)
-            ).rowcount
+            row["loaded_id"], row["loaded_version"] = record.id, record.row_version
+            changed = connection.execute(_UPDATE_RUN, row).rowcount
             if changed != 1:
                 raise StateError(
                     f"run {record.id} was changed by another process; load it again",
@@ -167,7 +163,7 @@ class SqlStore(Store):
         if not entries:
             return
         connection.execute(
-            insert(schema.wal),
+            _INSERT_ENTRIES,
             [
                 {
                     "run_id": e.run_id,
@@ -274,6 +270,34 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
+
+
+# Built once: SQLAlchemy spends more time building a statement from scratch than SQLite
+# spends committing it (DBOS's lesson in shared/BASELINES.md); these are compiled once and
+# cached, and each call only binds its values.
+_CHANGING = (
+    "status",
+    "state",
+    "results",
+    "completed",
+    "error",
+    "attempt",
+    "saga",
+    "cancelling",
+    "updated_at",
+    "due_at",
+    "seq",
+    "row_version",
+)
+"""What a save can change; inputs, policy and the run's identity are written once, at create."""
+
+_UPDATE_RUN = (
+    update(schema.runs)
+    .where(schema.runs.c.id == bindparam("loaded_id"))
+    .where(schema.runs.c.row_version == bindparam("loaded_version"))
+    .values({name: bindparam(name) for name in _CHANGING})
+)
+_INSERT_ENTRIES = insert(schema.wal)
 
 
 def _run_row(record: RunRecord) -> dict[str, Any]:

@@ -138,8 +138,7 @@ def test_with_the_wal_on_each_call_is_written_ahead_then_its_outcome_and_transit
     # delay, and one when the run stops)
     assert counting.writes == [
         ("definition", 1),
-        ("create", 1),  # the policy entry, with the run
-        ("save", 1),  # intent: reserve
+        ("create", 2),  # the run, its policy entry and the intent of reserve: one commit
         ("save", 3),  # completed + succeed, intent: pay attempt 1
         ("save", 2),  # retrying + retry, before the delay
         ("save", 1),  # intent: pay attempt 2
