@@ -167,6 +167,9 @@ class Engine:
         resolved = policy_module.resolve(
             definition, self._policy_file.data() if self._policy_file else None, policy
         )
+        # the namespace its log entries go to, recorded with the policy it started with
+        resolved["wal"].setdefault("namespace", None)
+        resolved["wal"]["namespace"] = resolved["wal"]["namespace"] or definition.namespace
         record = RunRecord(
             id=run_id if run_id is not None else str(uuid.uuid4()),
             journey=definition.journey,

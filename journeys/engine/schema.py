@@ -4,7 +4,9 @@
 - ``journeys_runs``: one row per run, its status, state, inputs, results and policy snapshot, with
   an optimistic ``row_version`` and the due time and lease columns the workers use;
 - ``journeys_wal``: the write-ahead log, one row per entry, ordered globally by ``id`` and within
-  a run by ``seq``.
+  a run by ``seq``: the runs' own entries and the entries services write with
+  :class:`~journeys.engine.wal.WriteAheadLog` (``run_id`` is then their correlation id);
+- ``journeys_schema``: which numbered migrations (:mod:`journeys.engine.migrations`) ran.
 """
 
 from __future__ import annotations
@@ -77,10 +79,13 @@ wal = Table(
     "journeys_wal",
     metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
-    Column("run_id", String(200), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("log_id", String(36), nullable=False),
+    Column("run_id", String(200)),  # the correlation id: a run's, or any the writer chose
+    Column("seq", Integer),  # within the run (null for plain write_to_log entries)
     Column("namespace", String(200)),
     Column("kind", String(32), nullable=False),
+    Column("operation", String(200)),
+    Column("target", String(500)),
     Column("trigger", String(250)),
     Column("source", String(250)),
     Column("dest", String(250)),
@@ -88,12 +93,21 @@ wal = Table(
     Column("attempt", Integer),
     Column("status", String(32), nullable=False),
     Column("payload", _JSON),
+    Column("result", _JSON),
+    Column("lifecycle", _JSON),
+    Column("retry_count", Integer, nullable=False, server_default="0"),
     Column("error", Text),
     Column("idempotency_key", String(300)),
     Column("created_at", Float, nullable=False),
+    Column("updated_at", Float),
+    Column("next_attempt_at", Float),
+    Column("expires_at", Float),
     Column("tenant_id", String(200)),
     Column("user_id", String(200)),
+    UniqueConstraint("log_id", name="journeys_wal_log_id"),
     UniqueConstraint("run_id", "seq", name="journeys_wal_run_seq"),
     Index("journeys_wal_namespace_created", "namespace", "created_at"),
     Index("journeys_wal_tenant", "tenant_id", "namespace", "created_at"),
+    Index("journeys_wal_due", "status", "next_attempt_at"),
+    Index("journeys_wal_expires", "expires_at"),
 )

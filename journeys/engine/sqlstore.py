@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
+from journeys.definitions import durations
 from journeys.definitions.model import Definition
-from journeys.engine import schema
+from journeys.engine import migrations, schema
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.engine.store import Store
 from journeys.errors import JourneyError, StateError
@@ -81,16 +83,7 @@ class SqlStore(Store):
         return self._engine.begin()
 
     def _create_tables(self) -> None:
-        """Create what is missing. Two processes opening a new store at once both see the
-        tables missing and one's CREATE fails: then the tables exist, and a second pass,
-        which skips them, is all that is needed."""
-        for attempt in (1, 2):
-            try:
-                schema.metadata.create_all(self._engine)
-                return
-            except (OperationalError, ProgrammingError, IntegrityError) as error:
-                if attempt == 2 or "exist" not in str(error.orig).lower():
-                    raise JourneyError(f"cannot open the store {self.url}: {error.orig}") from error
+        migrations.migrate(self._engine)
 
     def save_definition(self, definition: Definition) -> None:
         row = {
@@ -162,13 +155,19 @@ class SqlStore(Store):
     ) -> None:
         if not entries:
             return
+        wal = (record.policy.get("wal") if record else None) or {}
+        namespace = wal.get("namespace") or (record.journey if record else None)
+        ttl = durations.parse(wal["ttl"]) if wal.get("ttl") else None
         connection.execute(
             _INSERT_ENTRIES,
             [
                 {
+                    "log_id": str(uuid.uuid4()),
                     "run_id": e.run_id,
                     "seq": e.seq,
-                    "namespace": None,
+                    "namespace": namespace,
+                    "operation": e.trigger if e.kind == "transition" else e.kind,
+                    "target": e.milestone,
                     "kind": e.kind,
                     "trigger": e.trigger,
                     "source": e.source,
@@ -180,6 +179,8 @@ class SqlStore(Store):
                     "error": e.error,
                     "idempotency_key": e.idempotency_key,
                     "created_at": e.created_at,
+                    "updated_at": e.created_at,
+                    "expires_at": e.created_at + ttl if ttl is not None else None,
                     "tenant_id": record.tenant if record else None,
                     "user_id": record.user if record else None,
                 }

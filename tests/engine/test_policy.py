@@ -101,4 +101,8 @@ def test_the_run_records_its_resolved_policy(
     [first, *_] = engine.history(run.id)
     assert first.kind == "policy"
     assert first.payload["saga"] == {"enabled": False}
-    assert first.payload["wal"] == {"enabled": True, "operations": ["a"]}
+    assert first.payload["wal"] == {
+        "enabled": True,
+        "operations": ["a"],
+        "namespace": "operations_refund",  # where its entries go: the journey's own
+    }

@@ -132,7 +132,11 @@ def test_with_the_wal_on_each_call_is_written_ahead_then_its_outcome_and_transit
     assert intents[1].payload == {"args": {"amount": 12, "fail": 1}}
     outcomes = [e for e in history if e.status == "completed" and e.kind == "operation"]
     assert [e.payload for e in outcomes] == [None, {"done": "pay"}]
-    assert history[0].payload["wal"] == {"enabled": True, "operations": ["pay"]}
+    assert history[0].payload["wal"] == {
+        "enabled": True,
+        "operations": ["pay"],
+        "namespace": "ledger",
+    }
     # each intent is committed before its call, together with the outcome and transition of
     # the call before it: one commit per milestone (plus one per failed attempt, before the
     # delay, and one when the run stops)
