@@ -14,6 +14,7 @@ from journeys.definitions.model import Definition, Estimate, Milestone, Retry
 from journeys.engine.engine import Engine
 from journeys.engine.run import Entry, Run
 from journeys.engine.store import MemoryStore, Store
+from journeys.engine.wal import LogEntry, WriteAheadLog
 from journeys.errors import (
     AuthorizationError,
     DefinitionError,
@@ -42,6 +43,7 @@ __all__ = [
     "HandlerError",
     "InputError",
     "JourneyError",
+    "LogEntry",
     "MemoryStore",
     "Milestone",
     "Problem",
@@ -51,6 +53,7 @@ __all__ = [
     "RunNotFound",
     "StateError",
     "Store",
+    "WriteAheadLog",
     "__version__",
     "handler",
     "load_definition",

@@ -25,6 +25,7 @@ from journeys.engine import runner as runner_module
 from journeys.engine.compiler import HUB, Compiled
 from journeys.engine.events import Listener
 from journeys.engine.run import FINISHED, Entry, Run, RunRecord
+from journeys.engine.wal import WriteAheadLog
 from journeys.errors import (
     AuthorizationError,
     HandlerError,
@@ -89,6 +90,7 @@ class Engine:
         self._compiled: dict[str, Compiled] = {}
         self._saved_definitions: set[str] = set()
         self._handlers_checked: dict[str, int] = {}
+        self._wal: WriteAheadLog | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
@@ -415,6 +417,14 @@ class Engine:
             entries = _signal(record, trigger="recover", milestone=record.state)
             found.append((compiled, record, entries, True))
         return found
+
+    @property
+    def wal(self) -> WriteAheadLog:
+        """The store's write-ahead log, for a service's own entries and for replay (SQL stores
+        only)."""
+        if self._wal is None:
+            self._wal = WriteAheadLog(self.store)
+        return self._wal
 
     # --- reading ---------------------------------------------------------------------------
 

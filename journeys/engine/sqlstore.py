@@ -85,6 +85,11 @@ class SqlStore(Store):
     def _create_tables(self) -> None:
         migrations.migrate(self._engine)
 
+    def transaction(self) -> Any:
+        """A connection inside one transaction (``with store.transaction() as c:``), on the
+        store's schema, brought up to date on first use."""
+        return self._connect()
+
     def save_definition(self, definition: Definition) -> None:
         row = {
             "content_hash": definition.content_hash,

@@ -312,3 +312,32 @@ def test_journeys_recover_finishes_a_killed_run(journeys_cli: Run, shop: dict[st
     assert calls(shop) == ["do order", "do payment"]
     again = journeys_cli("recover", *common, env=env)
     assert again.stdout.splitlines() == ["0 runs recovered"]
+
+
+def test_wal_replay_and_prune_from_the_command_line(
+    journeys_cli: Run, shop: dict[str, str]
+) -> None:
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    common = ["--handlers", shop["handlers"], "--db", shop["db"]]
+    journeys_cli("run", shop["file"], "-i", "order_id=W", "--run-id", "w", *common, env=env)
+    replay = journeys_cli("wal", "replay", "--namespace", "shop", "--db", shop["db"], "--json")
+    assert replay.returncode == 0, replay.stderr
+    entries = json.loads(replay.stdout)
+    assert [e["kind"] for e in entries][:2] == ["policy", "operation"]
+    assert {e["correlation_id"] for e in entries} == {"w"}
+    only = journeys_cli(
+        "wal", "replay", "--namespace", "shop", "--status", "pending", "--db", shop["db"], "--json"
+    )
+    assert {e["status"] for e in json.loads(only.stdout)} == {"pending"}
+    text = journeys_cli("wal", "replay", "--namespace", "shop", "--db", shop["db"])
+    assert text.stderr.strip() == f"{len(entries)} entries"
+    other = journeys_cli(
+        "wal", "replay", "--namespace", "shop", "--tenant", "x", "--db", shop["db"], "--json"
+    )
+    assert json.loads(other.stdout) == []
+    bad = journeys_cli(
+        "wal", "replay", "--namespace", "shop", "--from", "yesterday", "--db", shop["db"]
+    )
+    assert bad.returncode == 1 and "is not a time" in bad.stderr
+    pruned = journeys_cli("wal", "prune", "--db", shop["db"])
+    assert pruned.stdout.strip() == "0 expired entries deleted"

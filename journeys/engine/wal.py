@@ -1,0 +1,411 @@
+"""The write-ahead log as a service's own tool: :class:`WriteAheadLog`.
+
+The engine writes each run's transitions here; a service writes its own operations with
+:meth:`~WriteAheadLog.write_to_log` (the Data Steward's ``write_to_log`` / ``replay_log`` of the
+design), in the same table, so one replay shows both. Entries carry the tenant and user of the
+``user_context`` that wrote them; a replay given a tenant returns only that tenant's entries.
+An entry's ``lifecycle`` sets its retries (``retry_count``, ``delay``, ``backoff``, ``factor``,
+``max_delay``) and its ``ttl``; :meth:`~WriteAheadLog.consume` processes due entries with those
+retries, and :meth:`~WriteAheadLog.prune` deletes expired ones.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+
+from journeys.definitions import durations
+from journeys.definitions.model import Retry
+from journeys.engine import schema
+from journeys.engine.sqlstore import SqlStore
+from journeys.engine.store import Store
+from journeys.errors import JourneyError, did_you_mean
+
+__all__ = ["STATUSES", "LogEntry", "WriteAheadLog"]
+
+STATUSES: Final = ("pending", "completed", "failed", "retrying", "dead")
+_FILTERS: Final = ("operation", "target", "status", "correlation_id", "kind")
+_LIFECYCLE: Final = ("retry_count", "delay", "backoff", "factor", "max_delay", "ttl")
+_BACKOFFS: Final = ("fixed", "linear", "exponential")
+
+Timestamp = datetime | float | int | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry of the log, as replayed."""
+
+    log_id: str
+    namespace: str | None
+    kind: str
+    operation: str | None
+    target: str | None
+    payload: Any
+    result: Any
+    lifecycle: Mapping[str, Any] | None
+    status: str
+    retry_count: int
+    error: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    next_attempt_at: datetime | None
+    expires_at: datetime | None
+    tenant: str | None
+    user: str | None
+    correlation_id: str | None
+    seq: int | None
+    milestone: str | None
+
+
+class WriteAheadLog:
+    """The log of a SQL store: ``WriteAheadLog("sqlite:///journeys.db")``, or ``engine.wal``."""
+
+    def __init__(
+        self,
+        store: str | Store,
+        *,
+        default_ttl: str | float = "7d",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._owned = isinstance(store, str)
+        opened = SqlStore(store) if isinstance(store, str) else store
+        if not isinstance(opened, SqlStore):
+            raise JourneyError(
+                f"the write-ahead log needs a SQL store (sqlite:///... or postgresql://...),"
+                f" not {opened.url}"
+            )
+        self._store = opened
+        self._default_ttl = durations.parse(default_ttl)
+        self._clock = clock
+
+    def close(self) -> None:
+        """Release the connections of a log opened by URL (an engine's log is the engine's)."""
+        if self._owned:
+            self._store.close()
+
+    def __enter__(self) -> WriteAheadLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def write_to_log(
+        self,
+        namespace: str,
+        payload: Any,
+        target: str,
+        lifecycle: Mapping[str, Any] | None = None,
+        user_context: Mapping[str, Any] | None = None,
+        *,
+        operation: str | None = None,
+        correlation_id: str | None = None,
+    ) -> str:
+        """Write one entry (status ``pending``); return its ``log_id``."""
+        return self.write_to_log_batch(
+            [
+                {
+                    "namespace": namespace,
+                    "payload": payload,
+                    "target": target,
+                    "lifecycle": lifecycle,
+                    "user_context": user_context,
+                    "operation": operation,
+                    "correlation_id": correlation_id,
+                }
+            ]
+        )[0]
+
+    def write_to_log_batch(self, entries: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Write many entries in one transaction (all or none); return their ``log_id`` s.
+
+        Each entry is a mapping with the arguments of :meth:`write_to_log`.
+        """
+        now = self._clock()
+        rows = [self._row(index, entry, now) for index, entry in enumerate(entries)]
+        if rows:
+            with self._store.transaction() as connection:
+                connection.execute(insert(schema.wal), rows)
+        return [row["log_id"] for row in rows]
+
+    def update_log_status(
+        self,
+        log_id: str,
+        status: str,
+        result: Any = None,
+        error: str | None = None,
+    ) -> None:
+        """Record an entry's outcome: ``completed`` (with ``result``), ``failed`` (with
+        ``error``), ``retrying``, ``dead`` or back to ``pending``."""
+        _check_status(status)
+        _check_json(result, "result")
+        with self._store.transaction() as connection:
+            changed = connection.execute(
+                update(schema.wal)
+                .where(schema.wal.c.log_id == log_id)
+                .values(status=status, result=result, error=error, updated_at=self._clock())
+            ).rowcount
+        if changed != 1:
+            raise JourneyError(f"no log entry {log_id!r}")
+
+    def schedule_retry(self, log_id: str, error: str | None = None) -> LogEntry:
+        """Count a failed attempt of an entry: ``retrying`` with its next attempt's time, as
+        its lifecycle says, or ``dead`` once its retries are spent."""
+        entry = self.get(log_id)
+        lifecycle = dict(entry.lifecycle or {})
+        retry = Retry(
+            retries=int(lifecycle.get("retry_count", 3)),
+            delay=durations.parse(lifecycle.get("delay", 1)),
+            backoff=lifecycle.get("backoff", "exponential"),
+            factor=float(lifecycle.get("factor", 2)),
+            max_delay=durations.parse(lifecycle["max_delay"]) if "max_delay" in lifecycle else None,
+        )
+        count = entry.retry_count + 1
+        now = self._clock()
+        values: dict[str, Any] = {"retry_count": count, "error": error, "updated_at": now}
+        if count > retry.retries:
+            values.update(status="dead", next_attempt_at=None)
+        else:
+            values.update(status="retrying", next_attempt_at=now + retry.delay_before(count))
+        with self._store.transaction() as connection:
+            connection.execute(
+                update(schema.wal).where(schema.wal.c.log_id == log_id).values(values)
+            )
+        return self.get(log_id)
+
+    def consume(
+        self,
+        namespace: str,
+        handler: Callable[[LogEntry], Any],
+        *,
+        limit: int = 100,
+        user_context: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Process the namespace's due entries (``pending``, or ``retrying`` whose time has
+        come), oldest first: what ``handler`` returns completes the entry; what it raises
+        schedules a retry (or ends it ``dead``). Returns how many were processed."""
+        wal = schema.wal
+        now = self._clock()
+        query = (
+            select(wal)
+            .where(wal.c.namespace == namespace, wal.c.kind == "log")
+            .where(
+                or_(
+                    wal.c.status == "pending",
+                    and_(wal.c.status == "retrying", wal.c.next_attempt_at <= now),
+                )
+            )
+            .order_by(wal.c.id)
+            .limit(limit)
+        )
+        tenant = _tenant(user_context)
+        if tenant is not None:
+            query = query.where(wal.c.tenant_id == tenant)
+        with self._store.transaction() as connection:
+            due = [_entry(row) for row in connection.execute(query)]
+        for entry in due:
+            try:
+                result = handler(entry)
+            except Exception as error:
+                self.schedule_retry(entry.log_id, f"{type(error).__name__}: {error}")
+            else:
+                self.update_log_status(entry.log_id, "completed", result=result)
+        return len(due)
+
+    def prune(self, now: Timestamp = None) -> int:
+        """Delete the entries whose time to live has passed; return how many."""
+        moment = _seconds(now, "now") if now is not None else self._clock()
+        with self._store.transaction() as connection:
+            return int(
+                connection.execute(
+                    delete(schema.wal).where(schema.wal.c.expires_at <= moment)
+                ).rowcount
+                or 0
+            )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get(self, log_id: str) -> LogEntry:
+        """One entry by its ``log_id``."""
+        with self._store.transaction() as connection:
+            row = connection.execute(
+                select(schema.wal).where(schema.wal.c.log_id == log_id)
+            ).one_or_none()
+        if row is None:
+            raise JourneyError(f"no log entry {log_id!r}")
+        return _entry(row)
+
+    def replay_log(
+        self,
+        namespace: str,
+        from_timestamp: Timestamp = None,
+        to_timestamp: Timestamp = None,
+        filters: Mapping[str, Any] | None = None,
+        user_context: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[LogEntry]:
+        """The namespace's entries written in ``[from_timestamp, to_timestamp)``, in the order
+        they were written. ``filters`` narrow by ``operation``, ``target``, ``status``,
+        ``correlation_id`` (a run id) or ``kind``. With a tenant in ``user_context``, only
+        that tenant's entries."""
+        wal = schema.wal
+        query = select(wal).where(wal.c.namespace == namespace)
+        if from_timestamp is not None:
+            query = query.where(wal.c.created_at >= _seconds(from_timestamp, "from_timestamp"))
+        if to_timestamp is not None:
+            query = query.where(wal.c.created_at < _seconds(to_timestamp, "to_timestamp"))
+        for name, value in (filters or {}).items():
+            if name not in _FILTERS:
+                raise JourneyError(
+                    f"unknown replay filter {name!r}{did_you_mean(name, _FILTERS)}; the filters"
+                    f" are {', '.join(_FILTERS)}"
+                )
+            column = wal.c.run_id if name == "correlation_id" else wal.c[name]
+            query = query.where(column == value)
+        tenant = _tenant(user_context)
+        if tenant is not None:
+            query = query.where(wal.c.tenant_id == tenant)
+        query = query.order_by(wal.c.created_at, wal.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._store.transaction() as connection:
+            return [_entry(row) for row in connection.execute(query)]
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _row(self, index: int, entry: Mapping[str, Any], now: float) -> dict[str, Any]:
+        where = f"entry {index}"
+        unknown = set(entry) - {
+            "namespace",
+            "payload",
+            "target",
+            "lifecycle",
+            "user_context",
+            "operation",
+            "correlation_id",
+        }
+        if unknown:
+            raise JourneyError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        namespace, target = entry.get("namespace"), entry.get("target")
+        if not isinstance(namespace, str) or not namespace:
+            raise JourneyError(f"{where}: namespace must be a non-empty string")
+        if not isinstance(target, str):
+            raise JourneyError(f"{where}: target must be a string")
+        payload = entry.get("payload")
+        _check_json(payload, f"{where}: payload")
+        lifecycle = _lifecycle(entry.get("lifecycle"), where)
+        ttl = durations.parse(lifecycle["ttl"]) if "ttl" in lifecycle else self._default_ttl
+        context = entry.get("user_context") or {}
+        return {
+            "log_id": str(uuid.uuid4()),
+            "run_id": entry.get("correlation_id"),
+            "seq": None,
+            "namespace": namespace,
+            "kind": "log",
+            "operation": entry.get("operation"),
+            "target": target,
+            "status": "pending",
+            "payload": payload,
+            "lifecycle": lifecycle or None,
+            "retry_count": 0,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + ttl,
+            "tenant_id": context.get("tenant"),
+            "user_id": context.get("user"),
+        }
+
+
+def _lifecycle(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise JourneyError(f"{where}: lifecycle must be a mapping")
+    for key in value:
+        if key not in _LIFECYCLE:
+            raise JourneyError(
+                f"{where}: unknown lifecycle field {key!r}{did_you_mean(str(key), _LIFECYCLE)};"
+                f" the fields are {', '.join(_LIFECYCLE)}"
+            )
+    try:
+        for key in ("delay", "max_delay", "ttl"):
+            if key in value:
+                durations.parse(value[key])
+    except ValueError as error:
+        raise JourneyError(f"{where}: lifecycle: {error}") from None
+    if "backoff" in value and value["backoff"] not in _BACKOFFS:
+        raise JourneyError(f"{where}: lifecycle backoff must be one of {', '.join(_BACKOFFS)}")
+    count = value.get("retry_count", 0)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise JourneyError(f"{where}: lifecycle retry_count must be a whole number >= 0")
+    return dict(value)
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise JourneyError(
+            f"unknown status {status!r}{did_you_mean(str(status), STATUSES)}; the statuses are"
+            f" {', '.join(STATUSES)}"
+        )
+
+
+def _check_json(value: Any, what: str) -> None:
+    from journeys.engine.runner import check_json
+
+    check_json(value, what)
+
+
+def _tenant(user_context: Mapping[str, Any] | None) -> str | None:
+    tenant = (user_context or {}).get("tenant")
+    return str(tenant) if tenant is not None else None
+
+
+def _seconds(value: Timestamp, what: str) -> float:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return _seconds(datetime.fromisoformat(value), what)
+        except ValueError:
+            pass
+    raise JourneyError(f"{what}: {value!r} is not a time (a datetime, ISO 8601 text or seconds)")
+
+
+def _at(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+def _entry(row: Any) -> LogEntry:
+    return LogEntry(
+        log_id=row.log_id,
+        namespace=row.namespace,
+        kind=row.kind,
+        operation=row.operation,
+        target=row.target,
+        payload=row.payload,
+        result=row.result,
+        lifecycle=row.lifecycle,
+        status=row.status,
+        retry_count=row.retry_count,
+        error=row.error,
+        created_at=datetime.fromtimestamp(row.created_at, UTC),
+        updated_at=_at(row.updated_at),
+        next_attempt_at=_at(row.next_attempt_at),
+        expires_at=_at(row.expires_at),
+        tenant=row.tenant_id,
+        user=row.user_id,
+        correlation_id=row.run_id,
+        seq=row.seq,
+        milestone=row.milestone,
+    )
