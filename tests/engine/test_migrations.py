@@ -113,3 +113,22 @@ def test_a_store_from_before_migrations_is_refused_clearly(database: sqlalchemy.
         connection.execute(sqlalchemy.text("CREATE TABLE journeys_runs (id TEXT)"))
     with pytest.raises(journeys.JourneyError, match="before migrations existed"):
         migrations.migrate(database)
+
+
+@pytest.mark.parametrize(("query", "expected"), [("", 2), ("?synchronous=normal", 1)])
+def test_sqlite_is_durable_by_default_and_normal_on_request(
+    tmp_path: Path, query: str, expected: int
+) -> None:
+    engine = journeys.Engine(f"sqlite:///{tmp_path}/s.db{query}")
+    engine.recover()
+    store = engine.store
+    with store.transaction() as connection:  # type: ignore[attr-defined]
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.close()
+
+
+def test_a_bad_synchronous_value_is_named(tmp_path: Path) -> None:
+    with pytest.raises(journeys.JourneyError, match="synchronous=off; use full"):
+        journeys.Engine(f"sqlite:///{tmp_path}/s.db?synchronous=off")
