@@ -376,6 +376,31 @@ def cancel(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool
 
 
 @cli.command()
+@click.argument("run_id")
+@click.option("--to", "checkpoint", required=True, metavar="MILESTONE", help="The checkpoint.")
+@_handlers_option
+@_db_option
+@_json_option
+def rollback(
+    run_id: str, checkpoint: str, handler_modules: tuple[str, ...], db: str, as_json: bool
+) -> None:
+    """Roll a run back to a checkpoint: undo what came after it (journeys resume goes on)."""
+    with _engine(db, handler_modules) as engine:
+        _report(engine.rollback(run_id, to=checkpoint), as_json, success=("rolled_back",))
+
+
+@cli.command()
+@click.argument("run_id")
+@_handlers_option
+@_db_option
+@_json_option
+def resume(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
+    """Go on forward from the checkpoint a run was rolled back to."""
+    with _engine(db, handler_modules) as engine:
+        _report(engine.resume(run_id), as_json)
+
+
+@cli.command()
 @_handlers_option
 @_db_option
 @_json_option

@@ -15,6 +15,8 @@ undone     a compensation is done: on to the previous one, or ``compensated``/``
 cancel     stop: compensate what was completed (saga policy on), end ``cancelled``
 leave      (sessions) from a pillar to the hub; ``enter:<pillar>`` from the hub to a pillar
 complete   (sessions) end the session
+rollback   back to a checkpoint: compensate what was completed after it, then ``rolled_back``;
+           from there ``resume:<milestone>`` goes on forward
 ========== ==================================================================================
 
 Two traps of transitions 0.9 are avoided by construction (shared/BASELINES.md): the default
@@ -170,12 +172,14 @@ def _forward(
     machine: Machine, milestones: tuple[Milestone, ...]
 ) -> tuple[str, set[str], dict[str, Milestone]]:
     ids = [m.id for m in milestones]
+    position = {ident: index for index, ident in enumerate(ids)}
     compensable = [m for m in milestones if m.compensation]
     machine.add_states([*ids, *(undo_state(m.id) for m in compensable), *sorted(TERMINAL)])
     skippable: set[str] = set()
     previous: str | None = None  # the nearest compensable milestone before the current one
     for index, milestone in enumerate(milestones):
         state = milestone.id
+        _rollback_from(machine, state, previous, position)
         after = ids[index + 1] if index + 1 < len(ids) else "completed"
         machine.add_transition("succeed", state, after)
         guard = _guard(milestone)
@@ -190,21 +194,36 @@ def _forward(
                 machine.add_transition(trigger, state, "compensated", conditions=[_saga_on])
             machine.add_transition(trigger, state, plain_end)
         if milestone.compensation:
-            _undo(machine, milestone, previous)
+            _undo(machine, milestone, previous, position)
             previous = milestone.id
+    for end in ("completed", "failed"):
+        _rollback_from(machine, end, previous, position)
+    for ident in (*ids, "completed"):
+        machine.add_transition(f"resume:{ident}", "rolled_back", ident)
+    machine.add_transition("cancel", "rolled_back", "cancelled")
     undoes = {undo_state(m.id): m for m in compensable}
     skippable.update(undoes)
     return ids[0], skippable, undoes
 
 
-def _undo(machine: Machine, milestone: Milestone, previous: str | None) -> None:
+def _undo(
+    machine: Machine, milestone: Milestone, previous: str | None, position: Mapping[str, int]
+) -> None:
     state = undo_state(milestone.id)
 
     def never_completed(event: Any, ident: str = milestone.id) -> bool:
         return ident not in event.model.completed
 
+    def rollback_stops(event: Any) -> bool:
+        """Rolling back, and the next compensation would undo the checkpoint or before it."""
+        target = event.model.rollback_to
+        return target is not None and (previous is None or position[previous] <= position[target])
+
     choices: list[tuple[str, list[Any]]] = [("skip", [never_completed]), ("undone", [])]
     for trigger, conditions in choices:
+        machine.add_transition(
+            trigger, state, "rolled_back", conditions=[*conditions, rollback_stops]
+        )
         if previous is not None:
             machine.add_transition(trigger, state, undo_state(previous), conditions=conditions)
         else:
@@ -214,6 +233,21 @@ def _undo(machine: Machine, milestone: Milestone, previous: str | None) -> None:
             machine.add_transition(trigger, state, "compensated", conditions=conditions)
     machine.add_transition("retry", state, None)
     machine.add_transition("fail", state, "compensation_failed")
+
+
+def _rollback_from(
+    machine: Machine, state: str, previous: str | None, position: Mapping[str, int]
+) -> None:
+    """``rollback`` from ``state``: into the compensations of the milestones completed after
+    the run's checkpoint (``rollback_to``), nearest first, or straight to ``rolled_back`` when
+    there is nothing after it to undo."""
+    if previous is not None:
+
+        def undo_needed(event: Any, at: int = position[previous]) -> bool:
+            return bool(position[event.model.rollback_to] < at)
+
+        machine.add_transition("rollback", state, undo_state(previous), conditions=[undo_needed])
+    machine.add_transition("rollback", state, "rolled_back")
 
 
 def _guard(milestone: Milestone) -> Condition | None:

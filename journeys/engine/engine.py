@@ -169,6 +169,13 @@ class Engine:
         resolved = policy_module.resolve(
             definition, self._policy_file.data() if self._policy_file else None, policy
         )
+        # the checkpoints a rollback can return to: those named, and with auto_checkpoint
+        # (the default) every milestone marked checkpoint: true
+        rollback = resolved["rollback"]
+        named = list(rollback.get("checkpoints") or [])
+        if rollback.get("auto_checkpoint", True):
+            named += [m.id for m in definition.milestones if m.checkpoint and m.id not in named]
+        rollback["checkpoints"] = named
         # the namespace its log entries go to, recorded with the policy it started with
         resolved["wal"].setdefault("namespace", None)
         resolved["wal"]["namespace"] = resolved["wal"]["namespace"] or definition.namespace
@@ -343,6 +350,90 @@ class Engine:
         record.cancelling = True
         record.error = record.error or "cancelled"
         self._move(compiled, record, "cancel", entries)
+        return compiled, record, entries, True
+
+    def rollback(
+        self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
+    ) -> Run:
+        """Roll a run back to the checkpoint ``to``: compensate, in reverse, the milestones
+        completed after it, restore its results as they were there, and leave it
+        ``rolled_back``; :meth:`resume` goes on from there. Needs the rollback policy."""
+        return self._drive(self._rollback(run_id, to, tenant, user))
+
+    async def arollback(
+        self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
+    ) -> Run:
+        """:meth:`rollback` for asyncio."""
+        return await self._adrive(self._rollback(run_id, to, tenant, user))
+
+    def _rollback(self, run_id: str, to: str, tenant: str | None, user: str | None) -> _Prepared:
+        compiled, record = self._load(run_id, tenant)
+        self._check("rollback", run_id, tenant, user)
+        policy = record.policy.get("rollback") or {}
+        if not policy.get("enabled"):
+            raise StateError(
+                f"run {run_id} started with the rollback policy off: it keeps no checkpoints"
+                " (switch rollback on in its journey's policies or a policy file)",
+                run_id=run_id,
+            )
+        checkpoints = list(policy.get("checkpoints") or [])
+        if to not in checkpoints:
+            raise StateError(
+                f"{to!r} is not a checkpoint of run {run_id}{did_you_mean(to, checkpoints)};"
+                f" its checkpoints are {', '.join(checkpoints) or 'none'}",
+                run_id=run_id,
+            )
+        if to not in record.checkpoints:
+            raise StateError(
+                f"run {run_id} has not reached checkpoint {to!r} yet; nothing to roll back",
+                run_id=run_id,
+            )
+        if record.status in (
+            "running",
+            "compensating",
+            "compensated",
+            "compensation_failed",
+            "cancelled",
+            "rolled_back",
+        ):
+            raise StateError(
+                f"run {run_id} is {record.status}; roll back a run that waits, parks, completed"
+                " or failed",
+                run_id=run_id,
+            )
+        self._check_handlers(compiled)
+        entries = _signal(record, trigger="rollback", milestone=to)
+        record.rollback_to = to
+        record.attempt = 1
+        self._move(compiled, record, "rollback", entries)
+        return compiled, record, entries, True
+
+    def resume(self, run_id: str, *, tenant: str | None = None, user: str | None = None) -> Run:
+        """Go on forward from the checkpoint a run was rolled back to."""
+        return self._drive(self._resume(run_id, tenant, user))
+
+    async def aresume(
+        self, run_id: str, *, tenant: str | None = None, user: str | None = None
+    ) -> Run:
+        """:meth:`resume` for asyncio."""
+        return await self._adrive(self._resume(run_id, tenant, user))
+
+    def _resume(self, run_id: str, tenant: str | None, user: str | None) -> _Prepared:
+        compiled, record = self._load(run_id, tenant)
+        self._check("resume", run_id, tenant, user)
+        if record.status != "rolled_back" or record.rollback_to is None:
+            raise StateError(
+                f"run {run_id} is {record.status}, not rolled back; resume continues a run"
+                " after a rollback",
+                run_id=run_id,
+            )
+        self._check_handlers(compiled)
+        ids = compiled.definition.ids
+        at = ids.index(record.rollback_to)
+        after = ids[at + 1] if at + 1 < len(ids) else "completed"
+        entries = _signal(record, trigger="resume", milestone=after)
+        record.rollback_to = None
+        self._move(compiled, record, f"resume:{after}", entries)
         return compiled, record, entries, True
 
     def resume_due(self) -> list[Run]:

@@ -31,9 +31,9 @@ Status = Literal[
 ]
 
 FINISHED: Final = frozenset(
-    {"completed", "failed", "compensated", "compensation_failed", "rolled_back", "cancelled"}
+    {"completed", "failed", "compensated", "compensation_failed", "cancelled"}
 )
-"""Statuses a run never leaves."""
+"""Statuses a run never leaves. (``rolled_back`` is not one: ``resume`` goes on from there.)"""
 
 ACTIVE: Final = frozenset({"pending", "running", "compensating"})
 """Statuses of a run being driven (or interrupted while driven: a crash leaves these)."""
@@ -145,6 +145,8 @@ class RunRecord:
     cancelling: bool = False
     wal: bool = False
     policy: dict[str, Any] = field(default_factory=dict)
+    checkpoints: dict[str, Any] = field(default_factory=dict)
+    rollback_to: str | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     due_at: float | None = None
@@ -190,6 +192,7 @@ class RunRecord:
         twin.inputs = dict(self.inputs)
         twin.results = dict(self.results)
         twin.completed = list(self.completed)
+        twin.checkpoints = dict(self.checkpoints)
         return twin
 
     def entry(self, kind: str, **fields: Any) -> Entry:

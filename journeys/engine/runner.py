@@ -153,6 +153,8 @@ class Runner:
         while True:
             state = record.state
             if state in TERMINAL:
+                if state == "rolled_back":
+                    self._restore(record, entries)
                 record.status = state  # type: ignore[assignment]
                 self._stop(record, entries)
                 self._tell(record, "finished", error=record.error)
@@ -317,6 +319,14 @@ class Runner:
             return True
         record.results[milestone.id] = value
         record.completed.append(milestone.id)
+        checkpoints = record.policy.get("rollback", {})
+        if checkpoints.get("enabled") and milestone.id in checkpoints.get("checkpoints", ()):
+            # a snapshot to roll back to; with the rollback policy off, nothing is kept
+            record.checkpoints[milestone.id] = {
+                "results": dict(record.results),
+                "completed": list(record.completed),
+            }
+            self._log(record, entries, kind="checkpoint", milestone=milestone.id)
         if compiled.definition.kind == "session":
             record.status = "waiting"
             self._stop(record, entries)
@@ -396,6 +406,20 @@ class Runner:
             payload={"args": args} if args is not None else None,
             idempotency_key=call.context.idempotency_key,
         )
+
+    def _restore(self, record: RunRecord, entries: list[Entry]) -> None:
+        """At the end of a rollback: the results and completions as they were at the
+        checkpoint, and no snapshot of what came after it."""
+        target = record.rollback_to
+        snapshot = record.checkpoints.get(target or "")
+        if target is None or snapshot is None:  # pragma: no cover - engine.rollback checks
+            return
+        record.results = dict(snapshot["results"])
+        record.completed = list(snapshot["completed"])
+        kept = set(record.completed)
+        record.checkpoints = {k: v for k, v in record.checkpoints.items() if k in kept}
+        record.error = None
+        self._log(record, entries, kind="checkpoint", milestone=target, status="restored")
 
     def _tell(
         self, record: RunRecord, kind: ProgressKind, milestone: str | None = None, **fields: Any

@@ -64,6 +64,8 @@ runs = Table(
     Column("cancelling", Boolean, nullable=False),
     Column("wal", Boolean, nullable=False),
     Column("policy", _JSON, nullable=False),
+    Column("checkpoints", _JSON, nullable=False),  # snapshots for rollback, by milestone
+    Column("rollback_to", String(200)),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("due_at", Float),

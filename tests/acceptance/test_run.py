@@ -341,3 +341,24 @@ def test_wal_replay_and_prune_from_the_command_line(
     assert bad.returncode == 1 and "is not a time" in bad.stderr
     pruned = journeys_cli("wal", "prune", "--db", shop["db"])
     assert pruned.stdout.strip() == "0 expired entries deleted"
+
+
+def test_rollback_and_resume_from_the_command_line(
+    journeys_cli: Run, shop: dict[str, str], tmp_path: Path
+) -> None:
+    saga = Path(shop["file"])
+    saga.write_text(
+        SAGA.replace(
+            "{id: payment, action: shop.do,", "{id: payment, checkpoint: true, action: shop.do,"
+        ).replace("saga: {enabled: true}", "saga: {enabled: true}, rollback: {enabled: true}")
+    )
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    common = ["--handlers", shop["handlers"], "--db", shop["db"]]
+    journeys_cli("run", shop["file"], "-i", "order_id=R", "--run-id", "rb", *common, env=env)
+    back = journeys_cli("rollback", "rb", "--to", "payment", *common, "--json", env=env)
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)["status"] == "rolled_back"
+    wrong = journeys_cli("rollback", "rb", "--to", "order", *common, env=env)
+    assert wrong.returncode == 1 and "not a checkpoint" in wrong.stderr
+    on = journeys_cli("resume", "rb", *common, "--json", env=env)
+    assert json.loads(on.stdout)["state"] == "approval"

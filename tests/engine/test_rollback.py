@@ -1,0 +1,137 @@
+"""Checkpoints and manual rollback: back to a checkpoint, then on from there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import journeys
+
+PIPELINE = """
+journey: pipeline
+milestones:
+  - {id: ingest, action: t.step, compensation: t.undo, checkpoint: true}
+  - {id: parse, action: t.step, compensation: t.undo}
+  - {id: note, action: t.step}
+  - {id: embed, action: t.step, compensation: t.undo, checkpoint: true}
+  - {id: review}
+  - {id: expose, action: t.step, compensation: t.undo}
+policies:
+  rollback: {enabled: true, checkpoints: [parse]}
+"""
+
+
+@pytest.fixture
+def pipeline() -> journeys.Definition:
+    return journeys.load_definition(PIPELINE)
+
+
+def test_rollback_compensates_after_the_checkpoint_and_restores_its_results(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    run = engine.start(pipeline)
+    assert (run.status, run.state) == ("waiting", "review")
+    run = engine.rollback(run.id, to="parse")
+    assert (run.status, run.state) == ("rolled_back", "rolled_back")
+    assert recorder.of("undo") == ["embed"]  # note has no compensation; parse is kept
+    assert sorted(run.results) == ["ingest", "parse"]
+    assert run.error is None
+    run = engine.resume(run.id)
+    assert (run.status, run.state) == ("waiting", "review")
+    assert recorder.of("do") == ["ingest", "parse", "note", "embed", "note", "embed"]
+    run = engine.advance(run.id, "review", {"ok": True})
+    assert run.status == "completed"
+
+
+def test_a_completed_run_rolls_back_to_its_first_checkpoint(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    run = engine.start(pipeline)
+    run = engine.advance(run.id, "review")
+    assert run.status == "completed"
+    run = engine.rollback(run.id, to="ingest")
+    assert run.status == "rolled_back"
+    assert recorder.of("undo") == ["expose", "embed", "parse"]
+    assert list(run.results) == ["ingest"]
+    # the checkpoints after it are gone with what they saved
+    with pytest.raises(journeys.StateError, match="has not reached checkpoint 'embed'"):
+        engine.rollback(run.id, to="embed")
+
+
+def test_rolling_back_to_the_last_completed_checkpoint_undoes_nothing(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    run = engine.start(pipeline)
+    run = engine.rollback(run.id, to="embed")
+    assert run.status == "rolled_back" and recorder.of("undo") == []
+    run = engine.resume(run.id)
+    assert (run.status, run.state) == ("waiting", "review")
+
+
+@pytest.mark.parametrize(
+    ("to", "message"),
+    [
+        ("note", "'note' is not a checkpoint of run"),
+        ("parze", "did you mean 'parse'"),
+    ],
+)
+def test_rollback_to_what_is_no_checkpoint_is_refused(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition, to: str, message: str
+) -> None:
+    run = engine.start(pipeline)
+    with pytest.raises(journeys.StateError, match=message):
+        engine.rollback(run.id, to=to)
+    assert engine.get(run.id).status == "waiting"
+
+
+def test_rollback_needs_the_rollback_policy(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    run = engine.start(pipeline, policy={"rollback": {"enabled": False}})
+    with pytest.raises(journeys.StateError, match="rollback policy off"):
+        engine.rollback(run.id, to="ingest")
+
+
+def test_with_the_policy_off_no_snapshot_is_kept(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    run = engine.start(pipeline, policy={"rollback": {"enabled": False}})
+    assert engine.store.load(run.id).checkpoints == {}  # type: ignore[union-attr]
+
+
+def test_auto_checkpoint_off_keeps_only_the_named_ones(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    run = engine.start(pipeline, policy={"rollback": {"auto_checkpoint": False}})
+    with pytest.raises(journeys.StateError, match="its checkpoints are parse"):
+        engine.rollback(run.id, to="ingest")
+
+
+def test_resume_and_rollback_out_of_place_are_refused(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    run = engine.start(pipeline)
+    with pytest.raises(journeys.StateError, match="not rolled back"):
+        engine.resume(run.id)
+    run = engine.rollback(run.id, to="parse")
+    with pytest.raises(journeys.StateError, match="is rolled_back"):
+        engine.rollback(run.id, to="parse")
+    assert engine.cancel(run.id).status == "cancelled"
+
+
+def test_with_the_wal_on_checkpoints_and_the_rollback_are_in_the_history(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    run = engine.start(pipeline, policy={"wal": {"enabled": True}})
+    engine.rollback(run.id, to="parse")
+    history = [(e.kind, e.trigger, e.milestone, e.status) for e in engine.history(run.id)]
+    checkpoints = [h for h in history if h[0] == "checkpoint"]
+    assert checkpoints == [
+        ("checkpoint", None, "ingest", "completed"),
+        ("checkpoint", None, "parse", "completed"),
+        ("checkpoint", None, "embed", "completed"),
+        ("checkpoint", None, "parse", "restored"),
+    ]
+    assert ("signal", "rollback", "parse", "completed") in history
+    assert ("transition", "rollback", "review", "completed") in history
