@@ -18,12 +18,12 @@ from typing import Any
 from journeys.definitions import durations
 from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
-from journeys.engine import compiler, store
+from journeys.engine import compiler, outbox, store
 from journeys.engine import inputs as inputs_module
 from journeys.engine import policy as policy_module
 from journeys.engine import runner as runner_module
 from journeys.engine.compiler import HUB, Compiled
-from journeys.engine.events import Listener
+from journeys.engine.events import EVENTS, Event, Listener
 from journeys.engine.run import FINISHED, Entry, Run, RunRecord
 from journeys.engine.wal import WriteAheadLog
 from journeys.errors import (
@@ -509,6 +509,25 @@ class Engine:
             found.append((compiled, record, entries, True))
         return found
 
+    def on(self, event: str, subscriber: Callable[[Event], None]) -> None:
+        """Call ``subscriber(event)`` in this process whenever a run of this engine causes
+        ``event`` (``run_completed``, ``compensation_failed``, ... or ``*`` for all), once the
+        move is saved. An application's alerting hangs here; a subscriber that raises is
+        logged and does not disturb the run."""
+        if event != "*" and event not in EVENTS:
+            raise JourneyError(
+                f"unknown event {event!r}{did_you_mean(event, EVENTS)}; the events are"
+                f" {', '.join(EVENTS)} (or * for all)"
+            )
+        self._runner.subscribers.setdefault(event, []).append(subscriber)
+
+    def drain_events(self, relay: Callable[[Event], None], *, limit: int = 1000) -> int:
+        """Hand the outbox's undelivered events (runs with the WAL on) to ``relay`` in the order
+        they were written, marking each delivered once ``relay`` returns: at least once, in
+        order. Stops at the first event ``relay`` raises on (it stays undelivered); returns how
+        many were delivered. Run one relay at a time per store."""
+        return outbox.drain(self.wal, relay, limit=limit)
+
     @property
     def wal(self) -> WriteAheadLog:
         """The store's write-ahead log, for a service's own entries and for replay (SQL stores
@@ -715,20 +734,12 @@ class Engine:
                 run_id=record.id,
             )
 
-    @staticmethod
-    def _move(compiled: Compiled, record: RunRecord, trigger: str, entries: list[Entry]) -> None:
+    def _move(
+        self, compiled: Compiled, record: RunRecord, trigger: str, entries: list[Entry]
+    ) -> None:
         source = record.state
         compiled.fire(record, trigger)
-        if record.wal:
-            entries.append(
-                record.entry(
-                    "transition",
-                    trigger=trigger,
-                    source=source,
-                    dest=record.state,
-                    milestone=source.removeprefix("undo:") if source != HUB else None,
-                )
-            )
+        self._runner.moved(record, trigger, source, entries)
         record.status = "compensating" if record.state in compiled.undoes else "running"
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
-__all__ = ["Listener", "Progress", "ProgressKind"]
+__all__ = ["EVENTS", "Event", "Listener", "Progress", "ProgressKind", "events_of"]
 
 ProgressKind = Literal[
     "started",
@@ -47,3 +47,53 @@ class Progress:
 
 
 Listener = Callable[[Progress], None]
+
+
+EVENTS: Final = (
+    "milestone_completed",
+    "milestone_compensated",
+    "compensation_started",
+    "run_completed",
+    "run_failed",
+    "run_compensated",
+    "compensation_failed",
+    "run_cancelled",
+    "run_rolled_back",
+)
+"""What a run tells the world, as it happens: ``engine.on(name, fn)`` in this process, and the
+outbox (with the WAL on) for a relay (``engine.drain_events(fn)``)."""
+
+_ENDS: Final = {
+    "completed": "run_completed",
+    "failed": "run_failed",
+    "compensated": "run_compensated",
+    "compensation_failed": "compensation_failed",
+    "cancelled": "run_cancelled",
+    "rolled_back": "run_rolled_back",
+}
+
+
+def events_of(trigger: str, source: str, dest: str) -> list[str]:
+    """The events a transition causes."""
+    found = []
+    if trigger == "succeed":
+        found.append("milestone_completed")
+    elif trigger == "undone":
+        found.append("milestone_compensated")
+    if dest.startswith("undo:") and not source.startswith("undo:"):
+        found.append("compensation_started")
+    if dest in _ENDS and dest != source:
+        found.append(_ENDS[dest])
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event of a run: its name, the run, the milestone concerned, and where the run went."""
+
+    name: str
+    run_id: str
+    journey: str
+    milestone: str | None
+    state: str
+    sequence: int | None = None  # the outbox's order, for a relay; None in process

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import re
@@ -34,8 +35,8 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from journeys.definitions import expressions
 from journeys.definitions.model import Milestone, Retry
 from journeys.engine import compiler
-from journeys.engine.compiler import TERMINAL, Compiled
-from journeys.engine.events import Listener, Progress, ProgressKind
+from journeys.engine.compiler import HUB, TERMINAL, Compiled
+from journeys.engine.events import Event, Listener, Progress, ProgressKind, events_of
 from journeys.engine.run import Entry, RunRecord
 from journeys.engine.store import Store
 from journeys.errors import Fatal, HandlerError, JourneyError
@@ -80,6 +81,8 @@ class Outcome:
     value: Any = None
     error: BaseException | None = None
 
+
+_LOGGER = logging.getLogger("journeys.engine")
 
 FAULT_POINTS = ("before_intent", "after_intent", "after_handler")
 """Where the protocol can be made to die, for crash tests: ``JOURNEYS_FAULTS=after_intent:pay``
@@ -137,6 +140,8 @@ class Runner:
         self.inline_delay = inline_delay
         self.clock = clock
         self.listener = listener
+        self.subscribers: dict[str, list[Callable[[Event], None]]] = {}
+        self._pending: dict[str, list[Event]] = {}
 
     def drive(
         self, compiled: Compiled, record: RunRecord, entries: list[Entry] | None = None
@@ -382,17 +387,41 @@ class Runner:
                 run_id=record.id,
                 milestone=source,
             ) from error
-        if moved and record.wal:
+        if moved:
+            self.moved(record, trigger, source, entries)
+        return moved
+
+    def moved(self, record: RunRecord, trigger: str, source: str, entries: list[Entry]) -> None:
+        """Note a transition: its history entry and outbox events (WAL on), and the events for
+        this process's subscribers, told once the move is saved."""
+        milestone = source.removeprefix("undo:") if source != HUB else None
+        if record.wal:
             entries.append(
                 record.entry(
                     "transition",
                     trigger=trigger,
                     source=source,
                     dest=record.state,
-                    milestone=source if not source.startswith("undo:") else source[5:],
+                    milestone=milestone,
                 )
             )
-        return moved
+        if not record.wal and not self.subscribers:
+            return  # nobody to tell: nothing built
+        for name in events_of(trigger, source, record.state):
+            if record.wal:
+                entries.append(
+                    record.entry(
+                        "event",
+                        trigger=name,
+                        milestone=milestone,
+                        dest=record.state,
+                        status="pending",
+                    )
+                )
+            if name in self.subscribers or "*" in self.subscribers:
+                self._pending.setdefault(record.id, []).append(
+                    Event(name, record.id, record.journey, milestone, record.state)
+                )
 
     def _intent(
         self, compiled: Compiled, record: RunRecord, milestone: Milestone, call: Call, undoing: bool
@@ -446,6 +475,19 @@ class Runner:
         else:
             self.store.save(record, entries)
         entries.clear()
+        if self._pending:
+            self._tell_subscribers(record.id)
+
+    def _tell_subscribers(self, run_id: str) -> None:
+        for event in self._pending.pop(run_id, ()):
+            for subscriber in (
+                *self.subscribers.get(event.name, ()),
+                *self.subscribers.get("*", ()),
+            ):
+                try:
+                    subscriber(event)
+                except Exception:  # an alerting hook must not break the run it reports on
+                    _LOGGER.exception("subscriber %r of %s failed", subscriber, event.name)
 
     def _stop(self, record: RunRecord, entries: list[Entry]) -> None:
         self._save(record, entries)

@@ -111,5 +111,6 @@ wal = Table(
     Index("journeys_wal_namespace_created", "namespace", "created_at"),
     Index("journeys_wal_tenant", "tenant_id", "namespace", "created_at"),
     Index("journeys_wal_due", "status", "next_attempt_at"),
+    Index("journeys_wal_outbox", "kind", "status", "id"),
     Index("journeys_wal_expires", "expires_at"),
 )

@@ -189,7 +189,7 @@ class SqlStore(Store):
                     "run_id": e.run_id,
                     "seq": e.seq,
                     "namespace": namespace,
-                    "operation": e.trigger if e.kind == "transition" else e.kind,
+                    "operation": e.trigger if e.kind in ("transition", "event") else e.kind,
                     "target": e.milestone,
                     "kind": e.kind,
                     "trigger": e.trigger,

@@ -81,6 +81,8 @@ class WriteAheadLog:
                 f" not {opened.url}"
             )
         self._store = opened
+        self.store = opened
+        """The SQL store the log lives in."""
         self._default_ttl = durations.parse(default_ttl)
         self._clock = clock
 

@@ -190,9 +190,21 @@ def test_a_run_s_entries_replay_in_its_namespace(sql_url: str) -> None:
     run = engine.start(definition, tenant="acme", user="ann")
     engine.wal.write_to_log("finance", {"note": 1}, "ledger", user_context={"tenant": "acme"})
     replayed = engine.wal.replay_log("finance", user_context={"tenant": "acme"})
-    assert [e.kind for e in replayed] == ["policy", "operation", "operation", "transition", "log"]
+    assert [e.kind for e in replayed] == [
+        "policy",
+        "operation",
+        "operation",
+        "transition",
+        "event",  # milestone_completed
+        "event",  # run_completed
+        "log",
+    ]
+    assert [e.operation for e in replayed if e.kind == "event"] == [
+        "milestone_completed",
+        "run_completed",
+    ]
     assert all(e.tenant == "acme" for e in replayed)
-    assert [e.correlation_id for e in replayed[:4]] == [run.id] * 4
+    assert [e.correlation_id for e in replayed[:6]] == [run.id] * 6
     assert replayed[3].operation == "succeed" and replayed[3].target == "a"
     assert replayed[0].expires_at is not None
     assert engine.wal.replay_log("finance", user_context={"tenant": "globex"}) == []
