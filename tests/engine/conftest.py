@@ -63,6 +63,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _postgres_schema(base)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a real, empty SQL store (what outlives a process): SQLite or PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/sql.db"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL variant NOT RUN: set {POSTGRES_ENV} to test the PostgreSQL store")
+    yield from _postgres_schema(base)
+
+
 @pytest.fixture
 def registry() -> journeys.Registry:
     """A fresh registry (the built-ins join it when an engine uses it)."""

@@ -14,12 +14,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from .conftest import POSTGRES_ENV, _postgres_schema
 
 SAGA = """
 journey: crash_saga
@@ -89,17 +86,6 @@ POINTS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/crash.db"
-        return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL variant NOT RUN: set {POSTGRES_ENV} to test it")
-    yield from _postgres_schema(base)
-
-
 def run_worker(
     folder: Path, store: str, mode: str, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
@@ -117,16 +103,16 @@ def run_worker(
     ("point", "state", "twice"), POINTS, ids=[f"{p}-{s}" for p, s, _ in POINTS]
 )
 def test_a_saga_killed_at_any_point_is_finished_by_recovery_with_each_effect_once(
-    tmp_path: Path, durable_url: str, point: str, state: str, twice: str | None
+    tmp_path: Path, sql_url: str, point: str, state: str, twice: str | None
 ) -> None:
     (tmp_path / "worker.py").write_text(WORKER)
     (tmp_path / "saga.yaml").write_text(SAGA)
     env = {"KILL_IN": state} if point == "in_handler" else {"JOURNEYS_FAULTS": f"{point}:{state}"}
-    killed = run_worker(tmp_path, durable_url, "start", env)
+    killed = run_worker(tmp_path, sql_url, "start", env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
 
     (tmp_path / "saga.yaml").write_text("journey: edited\nmilestones: [{id: z}]\n")  # pinning
-    recovered = run_worker(tmp_path, durable_url, "recover", {})
+    recovered = run_worker(tmp_path, sql_url, "recover", {})
     assert recovered.returncode == 0, recovered.stderr
     status, final_state, count = recovered.stdout.split()
     assert (status, final_state, count) == ("compensated", "compensated", "1")
