@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["EVENTS", "Event", "Listener", "Progress", "ProgressKind", "events_of"]
+__all__ = ["EVENTS", "Event", "Lineage", "Listener", "Progress", "ProgressKind", "events_of"]
 
 ProgressKind = Literal[
     "started",
@@ -97,3 +97,18 @@ class Event:
     milestone: str | None
     state: str
     sequence: int | None = None  # the outbox's order, for a relay; None in process
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """What a lineage recorder is told of each write to the log: which asset (the entry's
+    target: a milestone, or a service's target), by which operation, in which namespace,
+    when, for which run and tenant."""
+
+    asset: str | None
+    operation: str | None
+    namespace: str | None
+    target: str | None
+    time: float
+    run_id: str | None
+    tenant: str | None

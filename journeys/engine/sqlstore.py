@@ -10,9 +10,10 @@ NOTHING``, spelled per dialect) and migrating one process at a time.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
@@ -23,11 +24,14 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 from journeys.definitions import durations
 from journeys.definitions.model import Definition
 from journeys.engine import migrations, schema
+from journeys.engine.events import Lineage
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.engine.store import Store
 from journeys.errors import JourneyError, StateError
 
 __all__ = ["SqlStore"]
+
+_LOGGER = logging.getLogger("journeys.store")
 
 _RUN_FIELDS = (
     "journey",
@@ -89,6 +93,7 @@ class SqlStore(Store):
                 "connect",
                 lambda connection, _record: _sqlite_pragmas(connection, synchronous),
             )
+        self.lineage: list[Callable[[Lineage], None]] = []
         self._schema_lock = threading.Lock()
         self._ready = False
 
@@ -102,6 +107,27 @@ class SqlStore(Store):
 
     def _create_tables(self) -> None:
         migrations.migrate(self._engine)
+
+    def tell_lineage(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Tell the lineage recorders (``engine.wal.on_write``) of committed log rows; with
+        none registered, nothing is built."""
+        if not self.lineage or not rows:
+            return
+        for row in rows:
+            record = Lineage(
+                asset=row.get("target"),
+                operation=row.get("operation"),
+                namespace=row.get("namespace"),
+                target=row.get("target"),
+                time=row["created_at"],
+                run_id=row.get("run_id"),
+                tenant=row.get("tenant_id"),
+            )
+            for recorder in self.lineage:
+                try:
+                    recorder(record)
+                except Exception:  # lineage is a side record: it must not fail a run
+                    _LOGGER.exception("lineage recorder %r failed", recorder)
 
     def transaction(self) -> Any:
         """A connection inside one transaction (``with store.transaction() as c:``), on the
@@ -151,7 +177,8 @@ class SqlStore(Store):
                     select(schema.runs).where(schema.runs.c.id == record.id)
                 ).one()
                 return _record(row._mapping)
-            self._append_txn(connection, entries, record)
+            rows = self._append_txn(connection, entries, record)
+        self.tell_lineage(rows)
         return None
 
     def save(self, record: RunRecord, entries: Sequence[Entry]) -> None:
@@ -165,51 +192,52 @@ class SqlStore(Store):
                     f"run {record.id} was changed by another process; load it again",
                     run_id=record.id,
                 )
-            self._append_txn(connection, entries, record)
+            rows = self._append_txn(connection, entries, record)
         record.row_version += 1
+        self.tell_lineage(rows)
 
     def append(self, entries: Sequence[Entry], record: RunRecord | None = None) -> None:
         if entries:
             with _taken(entries[0].run_id), self._connect() as connection:
-                self._append_txn(connection, entries, record)
+                rows = self._append_txn(connection, entries, record)
+            self.tell_lineage(rows)
 
     def _append_txn(
         self, connection: Any, entries: Sequence[Entry], record: RunRecord | None
-    ) -> None:
+    ) -> list[dict[str, Any]]:
         if not entries:
-            return
+            return []
         wal = (record.policy.get("wal") if record else None) or {}
         namespace = wal.get("namespace") or (record.journey if record else None)
         ttl = durations.parse(wal["ttl"]) if wal.get("ttl") else None
-        connection.execute(
-            _INSERT_ENTRIES,
-            [
-                {
-                    "log_id": str(uuid.uuid4()),
-                    "run_id": e.run_id,
-                    "seq": e.seq,
-                    "namespace": namespace,
-                    "operation": e.trigger if e.kind in ("transition", "event") else e.kind,
-                    "target": e.milestone,
-                    "kind": e.kind,
-                    "trigger": e.trigger,
-                    "source": e.source,
-                    "dest": e.dest,
-                    "milestone": e.milestone,
-                    "attempt": e.attempt,
-                    "status": e.status,
-                    "payload": e.payload,
-                    "error": e.error,
-                    "idempotency_key": e.idempotency_key,
-                    "created_at": e.created_at,
-                    "updated_at": e.created_at,
-                    "expires_at": e.created_at + ttl if ttl is not None else None,
-                    "tenant_id": record.tenant if record else None,
-                    "user_id": record.user if record else None,
-                }
-                for e in entries
-            ],
-        )
+        rows = [
+            {
+                "log_id": str(uuid.uuid4()),
+                "run_id": e.run_id,
+                "seq": e.seq,
+                "namespace": namespace,
+                "operation": e.trigger if e.kind in ("transition", "event") else e.kind,
+                "target": e.milestone,
+                "kind": e.kind,
+                "trigger": e.trigger,
+                "source": e.source,
+                "dest": e.dest,
+                "milestone": e.milestone,
+                "attempt": e.attempt,
+                "status": e.status,
+                "payload": e.payload,
+                "error": e.error,
+                "idempotency_key": e.idempotency_key,
+                "created_at": e.created_at,
+                "updated_at": e.created_at,
+                "expires_at": e.created_at + ttl if ttl is not None else None,
+                "tenant_id": record.tenant if record else None,
+                "user_id": record.user if record else None,
+            }
+            for e in entries
+        ]
+        connection.execute(_INSERT_ENTRIES, rows)
+        return rows
 
     def load(self, run_id: str) -> RunRecord | None:
         wal = schema.wal

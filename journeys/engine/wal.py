@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from journeys.definitions import durations
 from journeys.definitions.model import Retry
 from journeys.engine import schema
+from journeys.engine.events import Lineage
 from journeys.engine.sqlstore import SqlStore
 from journeys.engine.store import Store
 from journeys.errors import JourneyError, did_you_mean
@@ -135,7 +136,14 @@ class WriteAheadLog:
         if rows:
             with self._store.transaction() as connection:
                 connection.execute(insert(schema.wal), rows)
+            self._store.tell_lineage(rows)
         return [row["log_id"] for row in rows]
+
+    def on_write(self, recorder: Callable[[Lineage], None]) -> None:
+        """Tell ``recorder`` of every write to this store's log once committed (the runs'
+        entries and the service's own): asset, operation, namespace, target, time, as the
+        Data Steward records lineage. A recorder that raises is logged and ignored."""
+        self._store.lineage.append(recorder)
 
     def update_log_status(
         self,

@@ -200,3 +200,30 @@ def test_a_run_s_entries_replay_in_its_namespace(sql_url: str) -> None:
 def test_the_wal_needs_a_sql_store() -> None:
     with pytest.raises(journeys.JourneyError, match="needs a SQL store"):
         _ = journeys.Engine("memory:").wal
+
+
+def test_a_lineage_recorder_hears_of_every_write(sql_url: str) -> None:
+    registry = journeys.Registry()
+    registry.register("x.do", lambda ctx: None)
+    engine = journeys.Engine(sql_url, registry=registry)
+    heard: list[journeys.engine.events.Lineage] = []
+    engine.wal.on_write(heard.append)
+    engine.wal.on_write(lambda record: 1 / 0)  # a broken recorder changes nothing
+    definition = journeys.load_definition(
+        "journey: traced\nmilestones:\n  - {id: a, action: x.do}\n"
+        "policies: {wal: {enabled: true}}\n"
+    )
+    run = engine.start(definition, tenant="acme")
+    engine.wal.write_to_log("steward", {}, "sales.csv", operation="ingest")
+    assert run.status == "completed"
+    assert [(h.operation, h.asset, h.namespace) for h in heard] == [
+        ("policy", None, "traced"),
+        ("operation", "a", "traced"),
+        ("operation", "a", "traced"),
+        ("succeed", "a", "traced"),
+        ("milestone_completed", "a", "traced"),
+        ("run_completed", "a", "traced"),
+        ("ingest", "sales.csv", "steward"),
+    ]
+    assert {h.tenant for h in heard[:6]} == {"acme"} and heard[0].run_id == run.id
+    engine.close()
