@@ -1,5 +1,10 @@
-"""``python -m benchmarks``: every benchmark of the suite, one after the other."""
+"""``python -m benchmarks``: the suite's figures, one benchmark after the other.
 
-from benchmarks import engine
+``python -m benchmarks.replay`` (a 1,000,000-entry log, about a minute to fill) runs apart.
+"""
+
+from benchmarks import durability, engine
 
 engine.main()
+print()
+durability.main()
