@@ -5,8 +5,14 @@ The public face of the package; everything else is internal::
     import journeys
 
     definition = journeys.load_definition("definitions/data_ingest_pipeline.yaml")
-    for milestone in definition.milestones:
-        print(milestone.id, milestone.action, milestone.retry.delays())
+
+    @journeys.handler("storage.upload")
+    def upload(ctx):
+        return {"file_id": ctx.idempotency_key}
+
+    engine = journeys.Engine("sqlite:///journeys.db")
+    run = engine.start(definition, inputs={...})
+    engine.history(run.id); engine.recover(); engine.wal.replay_log("data_solution")
 """
 
 from journeys.definitions.loader import load_definition, load_policy_file

@@ -1,8 +1,13 @@
-"""Progress events: what a run is doing, as it does it, for whoever listens.
+"""What a run tells whoever listens: progress, events and lineage.
 
-An engine given ``listener=`` calls it with a :class:`Progress` at each step (a milestone starts,
-succeeds, retries, fails, is skipped or compensated; the run waits or finishes). The command line
-uses it to show a run live; a service might log or meter it. With no listener, nothing is built.
+- :class:`Progress`: an engine given ``listener=`` is told of each step (a milestone starts,
+  succeeds, retries, fails, is skipped or compensated; the run waits or finishes); the command
+  line shows a run live with it.
+- :class:`Event`: what a move causes (:data:`EVENTS`), for ``engine.on`` in this process and,
+  with the WAL on, the outbox.
+- :class:`Lineage`: each committed write to the log, for ``engine.wal.on_write``.
+
+With nobody listening, nothing is built.
 """
 
 from __future__ import annotations

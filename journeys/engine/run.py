@@ -100,8 +100,10 @@ class Entry:
 
     ``kind`` is ``transition`` (``trigger`` moved the run from ``source`` to ``dest``),
     ``operation`` or ``compensation`` (an attempt of a handler: written ``pending`` before the
-    call, then ``completed`` or ``failed``), ``signal`` (an ``advance`` or ``fail`` from outside)
-    or ``policy`` (the policy the run started with).
+    call, then ``completed``, ``retrying`` or ``failed``), ``signal`` (a call from outside:
+    advance, fail, navigate, cancel, rollback, resume, recover, timeout), ``policy`` (the policy
+    the run started with), ``checkpoint`` (a snapshot taken, or ``restored`` by a rollback) or
+    ``event`` (the outbox's: ``trigger`` names it, ``pending`` until delivered).
     """
 
     run_id: str

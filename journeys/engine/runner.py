@@ -89,21 +89,24 @@ FAULT_POINTS = ("before_intent", "after_intent", "after_handler")
 (comma-separated ``point:state``; ``*`` for any state) kills the process with SIGKILL there."""
 
 
-def _faults() -> frozenset[tuple[str, str]]:
+def _faults() -> tuple[frozenset[tuple[str, str]], str | None]:
+    """The kill points asked for, and what is wrong with the variable (told when an engine is
+    made: raising at import would show a traceback instead of a message)."""
     spec = os.environ.get("JOURNEYS_FAULTS", "")
     found = set()
     for item in filter(None, (part.strip() for part in spec.split(","))):
         point, _, state = item.partition(":")
         if point not in FAULT_POINTS or not state:
-            raise JourneyError(
+            return frozenset(), (
                 f"JOURNEYS_FAULTS: {item!r} is not POINT:STATE with a point among"
                 f" {', '.join(FAULT_POINTS)}"
             )
         found.add((point, state))
-    return frozenset(found)
+    return frozenset(found), None
 
 
-_FAULTS = _faults()  # read once: with the variable unset, each point costs one falsy test
+# read once: with the variable unset, each point costs one falsy test
+_FAULTS, _FAULTS_ERROR = _faults()
 
 
 def _fault(point: str, state: str) -> None:
@@ -135,6 +138,8 @@ class Runner:
         clock: Callable[[], float] = time.time,
         listener: Listener | None = None,
     ) -> None:
+        if _FAULTS_ERROR is not None:
+            raise JourneyError(_FAULTS_ERROR)
         self.store = store
         self.registry = registry
         self.inline_delay = inline_delay

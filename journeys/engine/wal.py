@@ -24,6 +24,7 @@ from journeys.definitions import durations
 from journeys.definitions.model import Retry
 from journeys.engine import schema
 from journeys.engine.events import Lineage
+from journeys.engine.runner import check_json
 from journeys.engine.sqlstore import SqlStore
 from journeys.engine.store import Store
 from journeys.errors import JourneyError, did_you_mean
@@ -155,7 +156,7 @@ class WriteAheadLog:
         """Record an entry's outcome: ``completed`` (with ``result``), ``failed`` (with
         ``error``), ``retrying``, ``dead`` or back to ``pending``."""
         _check_status(status)
-        _check_json(result, "result")
+        check_json(result, "result")
         with self._store.transaction() as connection:
             changed = connection.execute(
                 update(schema.wal)
@@ -308,7 +309,7 @@ class WriteAheadLog:
         if not isinstance(target, str):
             raise JourneyError(f"{where}: target must be a string")
         payload = entry.get("payload")
-        _check_json(payload, f"{where}: payload")
+        check_json(payload, f"{where}: payload")
         lifecycle = _lifecycle(entry.get("lifecycle"), where)
         ttl = durations.parse(lifecycle["ttl"]) if "ttl" in lifecycle else self._default_ttl
         context = entry.get("user_context") or {}
@@ -363,12 +364,6 @@ def _check_status(status: str) -> None:
             f"unknown status {status!r}{did_you_mean(str(status), STATUSES)}; the statuses are"
             f" {', '.join(STATUSES)}"
         )
-
-
-def _check_json(value: Any, what: str) -> None:
-    from journeys.engine.runner import check_json
-
-    check_json(value, what)
 
 
 def _tenant(user_context: Mapping[str, Any] | None) -> str | None:

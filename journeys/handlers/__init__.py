@@ -1,4 +1,2 @@
-"""The handler registry (`@journeys.handler("name")`) and the built-in handlers.
-
-Arrives with the engine issue; nothing here yet.
-"""
+"""Handlers: the registry (`@journeys.handler("name")`), the context a handler is given, and
+the built-ins (``builtin.noop``, ``builtin.sleep``, ``builtin.fail``, ``builtin.set``)."""

@@ -362,3 +362,20 @@ def test_rollback_and_resume_from_the_command_line(
     assert wrong.returncode == 1 and "not a checkpoint" in wrong.stderr
     on = journeys_cli("resume", "rb", *common, "--json", env=env)
     assert json.loads(on.stdout)["state"] == "approval"
+
+
+def test_a_malformed_fault_switch_is_a_clear_error(journeys_cli: Run, shop: dict[str, str]) -> None:
+    done = journeys_cli(
+        "run",
+        shop["file"],
+        "-i",
+        "order_id=F",
+        "--handlers",
+        shop["handlers"],
+        "--db",
+        shop["db"],
+        env={"JOURNEYS_TEST_LOG": shop["log"], "JOURNEYS_FAULTS": "bogus"},
+    )
+    assert done.returncode == 1
+    assert "JOURNEYS_FAULTS: 'bogus' is not POINT:STATE" in done.stderr
+    assert "Traceback" not in done.stderr
