@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from journeys import cli
+from journeys.cli import output as cli
 
 
 def test_printable_escapes_control_characters_and_surrogates() -> None:
-    assert cli._printable("a\x1b]0;x\x07b\tc\nd") == "a\\x1b]0;x\\x07b\tc\nd"
-    assert cli._printable("act\ud800ion") == "act\\ud800ion"
-    assert cli._printable("café ✓") == "café ✓"
+    assert cli.printable("a\x1b]0;x\x07b\tc\nd") == "a\\x1b]0;x\\x07b\tc\nd"
+    assert cli.printable("act\ud800ion") == "act\\ud800ion"
+    assert cli.printable("café ✓") == "café ✓"

@@ -1,0 +1,263 @@
+"""Starting runs and moving them: run, status, history, advance, fail, navigate, complete,
+cancel, rollback, resume, recover."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from journeys.cli.group import cli
+from journeys.cli.options import (
+    db_option,
+    handlers_option,
+    json_option,
+    open_engine,
+    parse_inputs,
+    yaml_value,
+)
+from journeys.cli.output import printable, report, run_dict
+from journeys.definitions import loader
+from journeys.engine.run import Entry
+
+__all__ = [
+    "advance",
+    "cancel",
+    "complete",
+    "fail",
+    "history",
+    "navigate",
+    "recover",
+    "resume",
+    "rollback",
+    "run",
+    "status",
+]
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--input",
+    "-i",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An input; the value is read as YAML (3 is a number, true a boolean). Repeatable.",
+)
+@click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(path_type=Path),
+    help="A YAML or JSON file of inputs (--input values override it).",
+)
+@click.option("--run-id", help="The run's id; starting an id that exists returns that run.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path),
+    help="A policy file layered over the journey's own policies (see policies/).",
+)
+@handlers_option
+@db_option
+@json_option
+def run(
+    file: Path,
+    pairs: tuple[str, ...],
+    inputs_file: Path | None,
+    run_id: str | None,
+    policy_file: Path | None,
+    handler_modules: tuple[str, ...],
+    db: str,
+    as_json: bool,
+) -> None:
+    """Run the journey defined in FILE until it completes, waits or fails.
+
+    Each milestone is shown on stderr as it starts, succeeds, retries, fails or is compensated.
+    Exit status 0 when the run completed or waits (for advance), 1 for any other end.
+    """
+    definition = loader.load_definition(file)
+    inputs = parse_inputs(inputs_file, pairs)
+    with open_engine(db, handler_modules, new=True, policies=policy_file) as engine:
+        result = engine.start(definition, inputs, run_id=run_id)
+    report(result, as_json, session=definition.kind == "session")
+
+
+@cli.command()
+@click.argument("run_id")
+@db_option
+@json_option
+def status(run_id: str, db: str, as_json: bool) -> None:
+    """Show a run: its status, state, results and error."""
+    with open_engine(db, quiet=True) as engine:
+        report(engine.get(run_id), as_json, exit_code=False)
+
+
+@cli.command()
+@click.argument("run_id")
+@db_option
+@json_option
+def history(run_id: str, db: str, as_json: bool) -> None:
+    """Show a run's history (its write-ahead log entries), in order."""
+    with open_engine(db, quiet=True) as engine:
+        entries = engine.history(run_id)
+    if as_json:
+        click.echo(json.dumps([_entry_dict(e) for e in entries], indent=2))
+        return
+    if not entries:
+        click.echo(f"run {run_id} has no history entries (its WAL policy was off)")
+    for e in entries:
+        what = f"{e.trigger}: {e.source} -> {e.dest}" if e.kind == "transition" else e.status
+        attempt = f" attempt {e.attempt}" if e.attempt else ""
+        error = f"  ({e.error})" if e.error else ""
+        click.echo(
+            printable(
+                f"{e.seq:>4}  {e.timestamp.isoformat(timespec='milliseconds')}  {e.kind:<12}"
+                f" {e.milestone or '-':<20} {what}{attempt}{error}"
+            )
+        )
+
+
+@cli.command()
+@click.argument("run_id")
+@click.argument("milestone")
+@click.option("--data", metavar="YAML", help="What the milestone produced (YAML or JSON text).")
+@handlers_option
+@db_option
+@json_option
+def advance(
+    run_id: str,
+    milestone: str,
+    data: str | None,
+    handler_modules: tuple[str, ...],
+    db: str,
+    as_json: bool,
+) -> None:
+    """Complete the wait milestone MILESTONE of a run, then run on."""
+    value = yaml_value(data, "--data") if data is not None else None
+    with open_engine(db, handler_modules) as engine:
+        report(engine.advance(run_id, milestone, value), as_json)
+
+
+@cli.command()
+@click.argument("run_id")
+@click.argument("milestone")
+@click.option("--error", "message", required=True, help="What went wrong.")
+@handlers_option
+@db_option
+@json_option
+def fail(
+    run_id: str,
+    milestone: str,
+    message: str,
+    handler_modules: tuple[str, ...],
+    db: str,
+    as_json: bool,
+) -> None:
+    """Report that the wait milestone MILESTONE failed (a saga then compensates)."""
+    with open_engine(db, handler_modules) as engine:
+        # the failure was asked for: it ending failed or compensated is success
+        report(
+            engine.fail(run_id, milestone, message),
+            as_json,
+            success=("failed", "compensated", "waiting"),
+        )
+
+
+@cli.command()
+@click.argument("run_id")
+@click.argument("pillar")
+@handlers_option
+@db_option
+@json_option
+def navigate(
+    run_id: str, pillar: str, handler_modules: tuple[str, ...], db: str, as_json: bool
+) -> None:
+    """Move a session to PILLAR and run its action."""
+    with open_engine(db, handler_modules) as engine:
+        report(engine.navigate(run_id, pillar), as_json, session=True)
+
+
+@cli.command()
+@click.argument("run_id")
+@db_option
+@json_option
+def complete(run_id: str, db: str, as_json: bool) -> None:
+    """End a session."""
+    with open_engine(db) as engine:
+        report(engine.complete(run_id), as_json)
+
+
+@cli.command()
+@click.argument("run_id")
+@handlers_option
+@db_option
+@json_option
+def cancel(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
+    """Stop a run; a saga first compensates what it completed."""
+    with open_engine(db, handler_modules) as engine:
+        report(engine.cancel(run_id), as_json, success=("cancelled",))
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--to", "checkpoint", required=True, metavar="MILESTONE", help="The checkpoint.")
+@handlers_option
+@db_option
+@json_option
+def rollback(
+    run_id: str, checkpoint: str, handler_modules: tuple[str, ...], db: str, as_json: bool
+) -> None:
+    """Roll a run back to a checkpoint: undo what came after it (journeys resume goes on)."""
+    with open_engine(db, handler_modules) as engine:
+        report(engine.rollback(run_id, to=checkpoint), as_json, success=("rolled_back",))
+
+
+@cli.command()
+@click.argument("run_id")
+@handlers_option
+@db_option
+@json_option
+def resume(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
+    """Go on forward from the checkpoint a run was rolled back to."""
+    with open_engine(db, handler_modules) as engine:
+        report(engine.resume(run_id), as_json)
+
+
+@cli.command()
+@handlers_option
+@db_option
+@json_option
+def recover(handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
+    """Finish every run a crash left unfinished. Run it when no other process is moving runs
+    of this store (at start-up); exit 0 when every recovered run completed or waits."""
+    with open_engine(db, handler_modules) as engine:
+        runs = engine.recover()
+    if as_json:
+        click.echo(json.dumps([run_dict(r) for r in runs], indent=2))
+    else:
+        click.echo(f"{len(runs)} run{'s' if len(runs) != 1 else ''} recovered")
+        for result in runs:
+            where = "" if result.state == result.status else f" at {result.state}"
+            click.echo(printable(f"run {result.id}: {result.journey} {result.status}{where}"))
+    if any(r.status not in ("completed", "waiting") for r in runs):
+        sys.exit(1)
+
+
+def _entry_dict(entry: Entry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "timestamp": entry.timestamp.isoformat(),
+        "kind": entry.kind,
+        "trigger": entry.trigger,
+        "source": entry.source,
+        "dest": entry.dest,
+        "milestone": entry.milestone,
+        "attempt": entry.attempt,
+        "status": entry.status,
+        "payload": entry.payload,
+        "error": entry.error,
+    }
