@@ -25,7 +25,7 @@ def drain(log: WriteAheadLog, relay: Callable[[Event], None], *, limit: int = 10
     query = (
         select(wal.c.id, wal.c.trigger, wal.c.run_id, runs.c.journey, wal.c.milestone, wal.c.dest)
         .join(runs, runs.c.id == wal.c.run_id)
-        .where(wal.c.kind == "event", wal.c.status == "pending")
+        .where(schema.OUTBOX)
         .order_by(wal.c.id)
         .limit(limit)
     )

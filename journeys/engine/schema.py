@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -24,14 +26,24 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["definitions", "metadata", "runs", "wal"]
+__all__ = ["OUTBOX", "SERVICE_ENTRY", "definitions", "metadata", "runs", "wal"]
 
 metadata = MetaData()
 
-_JSON = JSON().with_variant(JSONB(), "postgresql")
+# None is SQL NULL, not the JSON text 'null': nothing to encode for the many rows without one
+_JSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def _partial(where: str) -> dict[str, Any]:
+    """An index of only the rows matching ``where`` (a query must repeat the literal terms of
+    ``where`` for the index to serve it: ``kind = 'event'``, not ``kind = ?``)."""
+    return {"sqlite_where": text(where), "postgresql_where": text(where)}
+
+
 _ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
 
 definitions = Table(
@@ -74,7 +86,13 @@ runs = Table(
     Column("lease_owner", String(200)),
     Column("lease_expires_at", Float),
     Index("journeys_runs_status_due", "status", "due_at"),
-    Index("journeys_runs_tenant", "tenant_id", "journey", "created_at"),
+    Index(
+        "journeys_runs_tenant",
+        "tenant_id",
+        "journey",
+        "created_at",
+        **_partial("tenant_id IS NOT NULL"),
+    ),
 )
 
 wal = Table(
@@ -109,8 +127,30 @@ wal = Table(
     UniqueConstraint("log_id", name="journeys_wal_log_id"),
     UniqueConstraint("run_id", "seq", name="journeys_wal_run_seq"),
     Index("journeys_wal_namespace_created", "namespace", "created_at"),
-    Index("journeys_wal_tenant", "tenant_id", "namespace", "created_at"),
-    Index("journeys_wal_due", "status", "next_attempt_at"),
-    Index("journeys_wal_outbox", "kind", "status", "id"),
-    Index("journeys_wal_expires", "expires_at"),
+    # partial indexes (migration 0002): a run's own rows enter only the two above
+    Index(
+        "journeys_wal_tenant",
+        "tenant_id",
+        "namespace",
+        "created_at",
+        **_partial("tenant_id IS NOT NULL"),
+    ),
+    # consume's queue: a service's entries of one namespace by status and due time
+    Index(
+        "journeys_wal_due",
+        "namespace",
+        "status",
+        "next_attempt_at",
+        **_partial("kind = 'log'"),
+    ),
+    Index("journeys_wal_outbox", "id", **_partial("kind = 'event' AND status = 'pending'")),
+    Index("journeys_wal_expires", "expires_at", **_partial("expires_at IS NOT NULL")),
 )
+
+# The partial indexes' conditions, as the queries that use those indexes must spell them: with
+# the literal values in the SQL (a bound ``kind = ?`` cannot be proven to match ``kind = 'log'``
+# when the statement is prepared, and PostgreSQL's generic plans would skip the index).
+SERVICE_ENTRY: Final = text("journeys_wal.kind = 'log'")
+"""Entries that services wrote with ``write_to_log`` (``consume`` reads them)."""
+OUTBOX: Final = text("journeys_wal.kind = 'event' AND journeys_wal.status = 'pending'")
+"""Events not yet delivered (``drain_events`` reads them)."""

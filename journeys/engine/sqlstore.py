@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -23,8 +22,9 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from journeys.definitions import durations
 from journeys.definitions.model import Definition
-from journeys.engine import migrations, schema
+from journeys.engine import ids, migrations, schema
 from journeys.engine.events import Lineage
+from journeys.engine.prepared import Prepared
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.engine.store import Store
 from journeys.errors import JourneyError, StateError
@@ -94,6 +94,11 @@ class SqlStore(Store):
                 lambda connection, _record: _sqlite_pragmas(connection, synchronous),
             )
         self.lineage: list[Callable[[Lineage], None]] = []
+        dialect = self._engine.dialect
+        self._update_run = Prepared(
+            _UPDATE_RUN, dialect, (*_CHANGING, "loaded_id", "loaded_version")
+        )
+        self._insert_entries = Prepared(_INSERT_ENTRIES, dialect, _ENTRY_KEYS)
         self._schema_lock = threading.Lock()
         self._ready = False
 
@@ -186,7 +191,7 @@ class SqlStore(Store):
             row = {name: getattr(record, name) for name in _CHANGING}
             row["row_version"] = record.row_version + 1
             row["loaded_id"], row["loaded_version"] = record.id, record.row_version
-            changed = connection.execute(_UPDATE_RUN, row).rowcount
+            changed = self._update_run.execute(connection, row).rowcount
             if changed != 1:
                 raise StateError(
                     f"run {record.id} was changed by another process; load it again",
@@ -212,7 +217,7 @@ class SqlStore(Store):
         ttl = durations.parse(wal["ttl"]) if wal.get("ttl") else None
         rows = [
             {
-                "log_id": str(uuid.uuid4()),
+                "log_id": ids.new_id(),
                 "run_id": e.run_id,
                 "seq": e.seq,
                 "namespace": namespace,
@@ -236,7 +241,7 @@ class SqlStore(Store):
             }
             for e in entries
         ]
-        connection.execute(_INSERT_ENTRIES, rows)
+        self._insert_entries.execute_many(connection, rows)
         return rows
 
     def load(self, run_id: str) -> RunRecord | None:
@@ -326,8 +331,8 @@ def _sqlite_pragmas(connection: Any, synchronous: str) -> None:
 
 
 # Built once: SQLAlchemy spends more time building a statement from scratch than SQLite
-# spends committing it (DBOS's lesson in shared/BASELINES.md); these are compiled once and
-# cached, and each call only binds its values.
+# spends committing it (DBOS's lesson in shared/BASELINES.md); the two that every milestone
+# sends are compiled once per store (journeys.engine.prepared), the rest once and cached.
 _CHANGING = (
     "status",
     "state",
@@ -353,6 +358,30 @@ _UPDATE_RUN = (
     .values({name: bindparam(name) for name in _CHANGING})
 )
 _INSERT_ENTRIES = insert(schema.wal)
+_ENTRY_KEYS = (
+    "log_id",
+    "run_id",
+    "seq",
+    "namespace",
+    "operation",
+    "target",
+    "kind",
+    "trigger",
+    "source",
+    "dest",
+    "milestone",
+    "attempt",
+    "status",
+    "payload",
+    "error",
+    "idempotency_key",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "tenant_id",
+    "user_id",
+)
+"""The columns of a run's log entry (the others keep their defaults)."""
 
 
 def _run_row(record: RunRecord) -> dict[str, Any]:

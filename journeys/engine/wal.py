@@ -12,7 +12,6 @@ retries, and :meth:`~WriteAheadLog.prune` deletes expired ones.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 
 from journeys.definitions import durations
 from journeys.definitions.model import Retry
-from journeys.engine import schema
+from journeys.engine import ids, schema
 from journeys.engine.events import Lineage
 from journeys.engine.runner import check_json
 from journeys.engine.sqlstore import SqlStore
@@ -206,7 +205,7 @@ class WriteAheadLog:
         now = self._clock()
         query = (
             _select()
-            .where(wal.c.namespace == namespace, wal.c.kind == "log")
+            .where(wal.c.namespace == namespace, schema.SERVICE_ENTRY)
             .where(
                 or_(
                     wal.c.status == "pending",
@@ -314,7 +313,7 @@ class WriteAheadLog:
         ttl = durations.parse(lifecycle["ttl"]) if "ttl" in lifecycle else self._default_ttl
         context = entry.get("user_context") or {}
         return {
-            "log_id": str(uuid.uuid4()),
+            "log_id": ids.new_id(),
             "run_id": entry.get("correlation_id"),
             "seq": None,
             "namespace": namespace,

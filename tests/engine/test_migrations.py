@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import sqlalchemy
 
 import journeys
 from journeys.engine import migrations, schema
+from journeys.engine.migrations import m0001_initial
 
 from .conftest import POSTGRES_ENV, _postgres_schema
 
@@ -44,7 +46,7 @@ def described(engine: sqlalchemy.Engine) -> dict[str, object]:
         found[table] = {
             "columns": sorted((c["name"], c["nullable"]) for c in inspector.get_columns(table)),
             "indexes": sorted(
-                (i["name"], tuple(i["column_names"]))
+                (i["name"], tuple(i["column_names"]), _where(i.get("dialect_options", {})))
                 for i in inspector.get_indexes(table)
                 if not i["name"].startswith("sqlite_autoindex")
                 and "duplicates_constraint" not in i  # PostgreSQL: the index behind a UNIQUE
@@ -61,7 +63,10 @@ def declared() -> dict[str, object]:
     for table in sorted(schema.metadata.tables.values(), key=lambda t: t.name):
         found[table.name] = {
             "columns": sorted((c.name, bool(c.nullable)) for c in table.columns),
-            "indexes": sorted((i.name, tuple(c.name for c in i.columns)) for i in table.indexes),
+            "indexes": sorted(
+                (i.name, tuple(c.name for c in i.columns), _where(i.dialect_kwargs))
+                for i in table.indexes
+            ),
             "unique": sorted(
                 tuple(c.name for c in constraint.columns)
                 for constraint in table.constraints
@@ -69,6 +74,16 @@ def declared() -> dict[str, object]:
             ),
         }
     return found
+
+
+def _where(options: dict[str, object]) -> str | None:
+    """A partial index's condition, spelt alike whichever database reports it (PostgreSQL
+    adds casts and parentheses)."""
+    where = options.get("sqlite_where", options.get("postgresql_where"))
+    if where is None:
+        return None
+    text = re.sub(r"::\w+|[()]", "", str(where)).replace("journeys_wal.", "")
+    return " ".join(text.lower().split())
 
 
 def test_a_migrated_database_equals_the_declared_schema(database: sqlalchemy.Engine) -> None:
@@ -132,3 +147,35 @@ def test_sqlite_is_durable_by_default_and_normal_on_request(
 def test_a_bad_synchronous_value_is_named(tmp_path: Path) -> None:
     with pytest.raises(journeys.JourneyError, match="synchronous=off; use full"):
         journeys.Engine(f"sqlite:///{tmp_path}/s.db?synchronous=off")
+
+
+def test_a_store_made_by_the_first_release_is_brought_up_to_date_with_what_it_holds(
+    database: sqlalchemy.Engine,
+) -> None:
+    # a store as migration 0001 alone left it, holding a service's log entry written then
+    with migrations._exclusive(database) as connection:
+        migrations.current(connection)
+        migrations.MIGRATIONS[0](connection)
+        connection.execute(sqlalchemy.insert(migrations.versions).values(version=1, applied_at=0))
+        connection.execute(
+            sqlalchemy.insert(m0001_initial.wal).values(
+                log_id="old-entry",
+                namespace="steward",
+                kind="log",
+                operation="ingest",
+                target="file.csv",
+                status="pending",
+                payload={"rows": 3},
+                created_at=1.0,
+                tenant_id="acme",
+            )
+        )
+    url = database.url.render_as_string(hide_password=False)
+    with journeys.Engine(url) as engine:  # its first use migrates
+        (old,) = engine.wal.replay_log("steward", user_context={"tenant": "acme"})
+        assert (old.log_id, old.payload, old.status) == ("old-entry", {"rows": 3}, "pending")
+        seen: list[str] = []
+        assert engine.wal.consume("steward", lambda entry: seen.append(entry.log_id)) == 1
+        assert seen == ["old-entry"]
+        assert engine.wal.get("old-entry").status == "completed"
+    assert described(database) == declared()

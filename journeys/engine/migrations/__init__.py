@@ -4,8 +4,10 @@ Each migration is a function of a connection, run once, in order, and recorded i
 ``journeys_schema`` table in the same transaction. ``tests/engine/test_migrations.py`` checks that
 a database migrated from nothing equals the schema declared in :mod:`journeys.engine.schema`.
 
-0001 creates the schema as first released. When the schema changes, freeze 0001 (give it its
-own copy of the tables as they were) and add 0002 with the change.
+Each lives in its module (``m0001_initial``, ``m0002_...``), frozen once released: 0001 keeps its
+own copy of the tables as first released, so a new migration never changes what an old one did.
+A change to :mod:`journeys.engine.schema` comes with the next numbered module, and the test fails
+until it does.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, Table, func, insert, se
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from journeys.engine import schema
+from journeys.engine.migrations import m0001_initial, m0002_partial_indexes
 from journeys.errors import JourneyError
 
 __all__ = ["MIGRATIONS", "current", "migrate"]
@@ -33,20 +35,11 @@ versions = Table(
 )
 
 
-def _0001_initial(connection: Connection) -> None:
-    stale = {"journeys_runs", "journeys_wal", "journeys_definitions"} & set(
-        connection.dialect.get_table_names(connection)
-    )
-    if stale:
-        raise JourneyError(
-            "this store was made by a development version of journeys before migrations"
-            f" existed (it has {', '.join(sorted(stale))} but no journeys_schema): start from a"
-            " new database file or schema"
-        )
-    schema.metadata.create_all(connection)
-
-
-MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (_0001_initial,)
+MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
+    m0001_initial.upgrade,
+    m0002_partial_indexes.upgrade,
+)
+"""In order; the n-th is migration n. Add one module per change; never edit one that shipped."""
 
 
 @contextlib.contextmanager
