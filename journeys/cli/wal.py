@@ -106,6 +106,8 @@ def _log_dict(entry: LogEntry) -> dict[str, Any]:
         "created_at": entry.created_at.isoformat(),
         "tenant": entry.tenant,
         "user": entry.user,
+        "updated_at": entry.updated_at.isoformat() if entry.updated_at else None,
+        "updated_by": entry.updated_by,
         "correlation_id": entry.correlation_id,
         "seq": entry.seq,
     }

@@ -120,6 +120,7 @@ wal = Table(
     Column("idempotency_key", String(300)),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float),
+    Column("updated_by", String(200)),  # the user of the last status update (0003)
     Column("next_attempt_at", Float),
     Column("expires_at", Float),
     Column("tenant_id", String(200)),

@@ -55,6 +55,7 @@ class LogEntry:
     error: str | None
     created_at: datetime
     updated_at: datetime | None
+    updated_by: str | None
     next_attempt_at: datetime | None
     expires_at: datetime | None
     tenant: str | None
@@ -151,24 +152,26 @@ class WriteAheadLog:
         status: str,
         result: Any = None,
         error: str | None = None,
+        user_context: Mapping[str, Any] | None = None,
     ) -> None:
         """Record an entry's outcome: ``completed`` (with ``result``), ``failed`` (with
-        ``error``), ``retrying``, ``dead`` or back to ``pending``."""
+        ``error``), ``retrying``, ``dead`` or back to ``pending``; ``updated_at`` and
+        ``updated_by`` (the user of ``user_context``) say when and by whom. With a tenant in
+        ``user_context``, only that tenant's entry can be changed."""
         _check_status(status)
         check_json(result, "result")
-        with self._store.transaction() as connection:
-            changed = connection.execute(
-                update(schema.wal)
-                .where(schema.wal.c.log_id == log_id)
-                .values(status=status, result=result, error=error, updated_at=self._clock())
-            ).rowcount
-        if changed != 1:
-            raise JourneyError(f"no log entry {log_id!r}")
+        values = {"status": status, "result": result, "error": error}
+        self._update(log_id, values, user_context)
 
-    def schedule_retry(self, log_id: str, error: str | None = None) -> LogEntry:
+    def schedule_retry(
+        self,
+        log_id: str,
+        error: str | None = None,
+        user_context: Mapping[str, Any] | None = None,
+    ) -> LogEntry:
         """Count a failed attempt of an entry: ``retrying`` with its next attempt's time, as
         its lifecycle says, or ``dead`` once its retries are spent."""
-        entry = self.get(log_id)
+        entry = self.get(log_id, user_context)
         lifecycle = dict(entry.lifecycle or {})
         retry = Retry(
             retries=int(lifecycle.get("retry_count", 3)),
@@ -179,16 +182,34 @@ class WriteAheadLog:
         )
         count = entry.retry_count + 1
         now = self._clock()
-        values: dict[str, Any] = {"retry_count": count, "error": error, "updated_at": now}
+        values: dict[str, Any] = {"retry_count": count, "error": error}
         if count > retry.retries:
             values.update(status="dead", next_attempt_at=None)
         else:
             values.update(status="retrying", next_attempt_at=now + retry.delay_before(count))
+        self._update(log_id, values, user_context, now)
+        return self.get(log_id, user_context)
+
+    def _update(
+        self,
+        log_id: str,
+        values: dict[str, Any],
+        user_context: Mapping[str, Any] | None,
+        now: float | None = None,
+    ) -> None:
+        wal = schema.wal
+        values.update(
+            updated_at=now if now is not None else self._clock(),
+            updated_by=(user_context or {}).get("user"),
+        )
+        statement = update(wal).where(wal.c.log_id == log_id)
+        tenant = _tenant(user_context)
+        if tenant is not None:
+            statement = statement.where(wal.c.tenant_id == tenant)
         with self._store.transaction() as connection:
-            connection.execute(
-                update(schema.wal).where(schema.wal.c.log_id == log_id).values(values)
-            )
-        return self.get(log_id)
+            changed = connection.execute(statement.values(values)).rowcount
+        if changed != 1:
+            raise JourneyError(f"no log entry {log_id!r}" + _of(tenant))
 
     def consume(
         self,
@@ -224,9 +245,11 @@ class WriteAheadLog:
             try:
                 result = handler(entry)
             except Exception as error:
-                self.schedule_retry(entry.log_id, f"{type(error).__name__}: {error}")
+                self.schedule_retry(entry.log_id, f"{type(error).__name__}: {error}", user_context)
             else:
-                self.update_log_status(entry.log_id, "completed", result=result)
+                self.update_log_status(
+                    entry.log_id, "completed", result=result, user_context=user_context
+                )
         return len(due)
 
     def prune(self, now: Timestamp = None) -> int:
@@ -242,12 +265,16 @@ class WriteAheadLog:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def get(self, log_id: str) -> LogEntry:
-        """One entry by its ``log_id``."""
+    def get(self, log_id: str, user_context: Mapping[str, Any] | None = None) -> LogEntry:
+        """One entry by its ``log_id`` (with a tenant in ``user_context``: that tenant's only)."""
+        query = _select().where(schema.wal.c.log_id == log_id)
+        tenant = _tenant(user_context)
+        if tenant is not None:
+            query = query.where(schema.wal.c.tenant_id == tenant)
         with self._store.transaction() as connection:
-            row = connection.execute(_select().where(schema.wal.c.log_id == log_id)).one_or_none()
+            row = connection.execute(query).one_or_none()
         if row is None:
-            raise JourneyError(f"no log entry {log_id!r}")
+            raise JourneyError(f"no log entry {log_id!r}" + _of(tenant))
         return _entry(row)
 
     def replay_log(
@@ -384,6 +411,10 @@ def _seconds(value: Timestamp, what: str) -> float:
     raise JourneyError(f"{what}: {value!r} is not a time (a datetime, ISO 8601 text or seconds)")
 
 
+def _of(tenant: str | None) -> str:
+    return "" if tenant is None else f" of tenant {tenant!r}"
+
+
 def _at(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
@@ -402,6 +433,7 @@ _READ = (
     "error",
     "created_at",
     "updated_at",
+    "updated_by",
     "next_attempt_at",
     "expires_at",
     "tenant_id",
@@ -434,6 +466,7 @@ def _entry(row: Any) -> LogEntry:
         error,
         created_at,
         updated_at,
+        updated_by,
         next_attempt_at,
         expires_at,
         tenant,
@@ -456,6 +489,7 @@ def _entry(row: Any) -> LogEntry:
         error=error,
         created_at=datetime.fromtimestamp(created_at, UTC),
         updated_at=_at(updated_at),
+        updated_by=updated_by,
         next_attempt_at=_at(next_attempt_at),
         expires_at=_at(expires_at),
         tenant=tenant,

@@ -76,6 +76,33 @@ def test_a_tenant_replays_only_its_own_entries(wal: journeys.WriteAheadLog) -> N
     assert len(wal.replay_log("shared")) == 3
 
 
+def test_status_updates_say_who_and_when_and_stay_within_the_tenant(
+    wal: journeys.WriteAheadLog, clock: Clock
+) -> None:
+    acme = {"tenant": "acme", "user": "alice"}
+    entry = wal.write_to_log("steward", {"rows": 1}, "a.csv", user_context=acme)
+    other = wal.write_to_log("steward", {}, "b.csv", user_context={"tenant": "globex"})
+    clock.now += 5
+    wal.update_log_status(entry, "completed", {"ok": 1}, user_context={**acme, "user": "bob"})
+    done = wal.get(entry)
+    assert (done.user, done.updated_by) == ("alice", "bob")  # who wrote it, who changed it
+    assert done.updated_at == datetime.fromtimestamp(1_800_000_005, UTC)
+    # another tenant's entry is not there for acme: not to read, change or retry
+    for call in (
+        lambda: wal.get(other, acme),
+        lambda: wal.update_log_status(other, "failed", user_context=acme),
+        lambda: wal.schedule_retry(other, "boom", acme),
+    ):
+        with pytest.raises(journeys.JourneyError, match="of tenant 'acme'"):
+            call()
+    assert wal.get(other).status == "pending" and wal.get(other).updated_by is None
+    seen: list[str] = []
+    assert wal.consume("steward", lambda e: seen.append(e.target), user_context=acme) == 0
+    wal.update_log_status(entry, "pending")
+    assert wal.consume("steward", lambda e: seen.append(e.target), user_context=acme) == 1
+    assert seen == ["a.csv"] and wal.get(entry).updated_by == "alice"
+
+
 def test_a_batch_is_one_transaction(wal: journeys.WriteAheadLog) -> None:
     ids = wal.write_to_log_batch(
         {"namespace": "bulk", "payload": {"n": n}, "target": f"t{n}"} for n in range(10_000)

@@ -21,7 +21,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, Table, func, insert, se
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from journeys.engine.migrations import m0001_initial, m0002_partial_indexes
+from journeys.engine.migrations import m0001_initial, m0002_partial_indexes, m0003_updated_by
 from journeys.errors import JourneyError
 
 __all__ = ["MIGRATIONS", "current", "migrate"]
@@ -38,6 +38,7 @@ versions = Table(
 MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     m0001_initial.upgrade,
     m0002_partial_indexes.upgrade,
+    m0003_updated_by.upgrade,
 )
 """In order; the n-th is migration n. Add one module per change; never edit one that shipped."""
 
