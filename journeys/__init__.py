@@ -31,6 +31,7 @@ from journeys.errors import (
     Problem,
     RunNotFound,
     StateError,
+    StoreError,
 )
 from journeys.handlers.context import Context
 from journeys.handlers.registry import Registry, handler
@@ -58,6 +59,7 @@ __all__ = [
     "Run",
     "RunNotFound",
     "StateError",
+    "StoreError",
     "Store",
     "WriteAheadLog",
     "__version__",

@@ -21,6 +21,7 @@ __all__ = [
     "Problem",
     "RunNotFound",
     "StateError",
+    "StoreError",
     "did_you_mean",
 ]
 
@@ -141,6 +142,11 @@ class HandlerError(JourneyError):
 class StateError(JourneyError):
     """The call does not fit the run's current state (advancing the wrong milestone, changing a
     finished run); nothing was changed."""
+
+
+class StoreError(JourneyError):
+    """The database failed under a call (unreachable, a connection dropped, a disk full).
+    What was committed before stays safe; the message says what to do once it is back."""
 
 
 class RunNotFound(JourneyError, LookupError):

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from journeys.definitions import durations
 from journeys.definitions.model import Definition
@@ -27,7 +27,7 @@ from journeys.engine.events import Lineage
 from journeys.engine.prepared import Prepared
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.engine.store import Store
-from journeys.errors import JourneyError, StateError
+from journeys.errors import JourneyError, StateError, StoreError
 
 __all__ = ["SqlStore"]
 
@@ -102,13 +102,31 @@ class SqlStore(Store):
         self._schema_lock = threading.Lock()
         self._ready = False
 
-    def _connect(self) -> Any:
+    @contextlib.contextmanager
+    def _connect(self, run_id: str | None = None) -> Iterator[Any]:
+        """A connection in a transaction; the database's own failures (unreachable, a dropped
+        connection, a full disk) become a :class:`StoreError` that says what is safe."""
         if not self._ready:
             with self._schema_lock:
                 if not self._ready:
                     self._create_tables()
                     self._ready = True
-        return self._engine.begin()
+        try:
+            with self._engine.begin() as connection:
+                yield connection
+        except IntegrityError:
+            raise  # a conflict with another writer: the callers say what it means
+        except DBAPIError as error:
+            where = make_url(self.url).render_as_string(hide_password=True)
+            safe = (
+                f"run {run_id} is as its last commit left it; once the store is back,"
+                " `journeys recover` (engine.recover()) finishes it"
+                if run_id is not None
+                else "nothing of this call was written"
+            )
+            raise StoreError(
+                f"the store {where} failed: {_first_line(error.orig)}; {safe}", run_id=run_id
+            ) from error
 
     def _create_tables(self) -> None:
         migrations.migrate(self._engine)
@@ -161,7 +179,7 @@ class SqlStore(Store):
 
     def create(self, record: RunRecord, entries: Sequence[Entry]) -> RunRecord | None:
         record.row_version = 1
-        with self._connect() as connection:
+        with self._connect(record.id) as connection:
             # Whether the row went in: psycopg reports rowcount -1 for INSERT ... ON CONFLICT DO
             # NOTHING, so on PostgreSQL an existing id looked inserted (a second start with the
             # same run_id ran the journey again, then failed on the WAL's unique key). RETURNING
@@ -187,7 +205,7 @@ class SqlStore(Store):
         return None
 
     def save(self, record: RunRecord, entries: Sequence[Entry]) -> None:
-        with _taken(record.id), self._connect() as connection:
+        with _taken(record.id), self._connect(record.id) as connection:
             row = {name: getattr(record, name) for name in _CHANGING}
             row["row_version"] = record.row_version + 1
             row["loaded_id"], row["loaded_version"] = record.id, record.row_version
@@ -203,7 +221,7 @@ class SqlStore(Store):
 
     def append(self, entries: Sequence[Entry], record: RunRecord | None = None) -> None:
         if entries:
-            with _taken(entries[0].run_id), self._connect() as connection:
+            with _taken(entries[0].run_id), self._connect(entries[0].run_id) as connection:
                 rows = self._append_txn(connection, entries, record)
             self.tell_lineage(rows)
 
@@ -303,6 +321,10 @@ class SqlStore(Store):
         if self.dialect == "sqlite":
             return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
         raise JourneyError(f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL")
+
+
+def _first_line(error: BaseException | None) -> str:
+    return str(error).strip().split("\n", 1)[0] if error is not None else "unknown error"
 
 
 @contextlib.contextmanager
