@@ -3,8 +3,10 @@
 ``python -m benchmarks.replay`` (a 1,000,000-entry log, about a minute to fill) runs apart.
 """
 
-from benchmarks import durability, engine
+from benchmarks import durability, engine, policy
 
 engine.main()
 print()
 durability.main()
+print()
+policy.main()

@@ -18,6 +18,7 @@ The public face of the package; everything else is internal::
 from journeys.definitions.loader import load_definition, load_policy_file
 from journeys.definitions.model import Definition, Estimate, Milestone, Retry
 from journeys.engine.engine import Engine
+from journeys.engine.policy import ResolvedPolicy
 from journeys.engine.run import Entry, Run
 from journeys.engine.store import MemoryStore, Store
 from journeys.engine.wal import LogEntry, WriteAheadLog
@@ -55,12 +56,13 @@ __all__ = [
     "Milestone",
     "Problem",
     "Registry",
+    "ResolvedPolicy",
     "Retry",
     "Run",
     "RunNotFound",
     "StateError",
-    "StoreError",
     "Store",
+    "StoreError",
     "WriteAheadLog",
     "__version__",
     "handler",

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from journeys.definitions import durations
 from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
-from journeys.engine import compiler, outbox, store
+from journeys.engine import compiler, ids, outbox, store
 from journeys.engine import inputs as inputs_module
 from journeys.engine import policy as policy_module
 from journeys.engine import runner as runner_module
@@ -44,9 +43,8 @@ DEFAULT_STORE = "sqlite:///journeys.db"
 Authorize = Callable[[Mapping[str, Any], str, str], bool]
 """``authorize(user_context, action, resource) -> bool``: asked before every call that changes
 something; ``user_context`` holds ``tenant`` and ``user``, ``action`` is ``start``, ``advance``,
-``fail``, ``navigate``, ``complete``, ``cancel``, ``resume`` or ``recover``, ``resource`` the
-journey name
-(for ``start``) or the run id."""
+``fail``, ``navigate``, ``complete``, ``cancel``, ``resume``, ``recover`` or ``set_policy``,
+``resource`` the journey name (for ``start``), the selector (for ``set_policy``) or the run id."""
 
 _Prepared = tuple[Compiled, RunRecord, list[Entry], bool]
 """What a call prepared: the machine, the run moved in memory, the history entries of the move,
@@ -65,7 +63,9 @@ class Engine:
     parks the run as ``waiting`` until :meth:`resume_due`. ``listener`` is called with a
     :class:`~journeys.engine.events.Progress` at every step of every run. ``policies`` is a
     policy file (``default:`` and ``journeys:`` by name or glob) layered over each journey's own
-    ``policies:``; an edit to it applies to the next run started.
+    ``policies:`` (with none, ``JOURNEYS_POLICY_FILE`` names one); an edit to it, like a change
+    of the ``JOURNEYS_<CAPABILITY>_...`` variables, applies to the next run started. A bad
+    policy file or variable is an error here already.
     """
 
     def __init__(
@@ -83,7 +83,7 @@ class Engine:
         self.registry = registry if registry is not None else default_registry
         builtin.register(self.registry)
         self._authorize = authorize
-        self._policy_file = policy_module.PolicyFile(policies) if policies is not None else None
+        self._policies = policy_module.Policies(policies)
         self._runner = runner_module.Runner(
             self.store, self.registry, inline_delay=inline_delay, listener=listener
         )
@@ -166,21 +166,11 @@ class Engine:
         if blocking:  # refuse before the run is created, not after (it stayed `pending`)
             self._refuse_async_in_a_loop(compiled)
         data = inputs_module.validate(definition, inputs)
-        resolved = policy_module.resolve(
-            definition, self._policy_file.data() if self._policy_file else None, policy
-        )
-        # the checkpoints a rollback can return to: those named, and with auto_checkpoint
-        # (the default) every milestone marked checkpoint: true
-        rollback = resolved["rollback"]
-        named = list(rollback.get("checkpoints") or [])
-        if rollback.get("auto_checkpoint", True):
-            named += [m.id for m in definition.milestones if m.checkpoint and m.id not in named]
-        rollback["checkpoints"] = named
-        # the namespace its log entries go to, recorded with the policy it started with
-        resolved["wal"].setdefault("namespace", None)
-        resolved["wal"]["namespace"] = resolved["wal"]["namespace"] or definition.namespace
+        # every field of every capability, with rollback.checkpoints and wal.namespace filled in
+        # from the definition; the run keeps it whatever changes after
+        resolved, values = self._policies.for_run(definition, policy)
         record = RunRecord(
-            id=run_id if run_id is not None else str(uuid.uuid4()),
+            id=run_id if run_id is not None else ids.new_id(),
             journey=definition.journey,
             version=definition.version,
             definition_hash=definition.content_hash,
@@ -188,11 +178,14 @@ class Engine:
             inputs=data,
             tenant=tenant,
             user=user,
-            saga=definition.kind == "saga" and bool(resolved["saga"].get("enabled")),
-            wal=bool(resolved["wal"].get("enabled")),
-            policy=resolved,
+            saga=definition.kind == "saga" and bool(values["saga"]["enabled"]),
+            wal=bool(values["wal"]["enabled"]),
+            policy=values,
         )
-        entries = [record.entry("policy", payload=resolved)] if record.wal else []
+        entries = []
+        if record.wal:  # the policy it started with, and where each value came from
+            origins = {name: dict(fields) for name, fields in resolved.origins.items()}
+            entries.append(record.entry("policy", payload={**values, "origins": origins}))
         if definition.content_hash not in self._saved_definitions:
             self.store.save_definition(definition)
             self._saved_definitions.add(definition.content_hash)
@@ -508,6 +501,58 @@ class Engine:
             entries = _signal(record, trigger="recover", milestone=record.state)
             found.append((compiled, record, entries, True))
         return found
+
+    # --- policies --------------------------------------------------------------------------
+
+    def policy_for(
+        self, journey: Definition | str | os.PathLike[str]
+    ) -> policy_module.ResolvedPolicy:
+        """The policy the next run of ``journey`` would start with, and where each value came
+        from: a :class:`~journeys.ResolvedPolicy`. ``journey`` is a definition, a path to one,
+        or a journey's name (then its own ``policies:`` play no part: give the definition)."""
+        if isinstance(journey, str) and policy_module.is_journey_name(journey):
+            return self._policies.resolve(journey)
+        if not isinstance(journey, Definition):
+            journey = load_definition(journey)
+        return self._policies.resolve(journey)
+
+    def set_policy(
+        self,
+        selector: str,
+        policy: Mapping[str, Any] | None,
+        *,
+        tenant: str | None = None,
+        user: str | None = None,
+    ) -> None:
+        """Override, from the next run on, the policies of the journeys ``selector`` (a name,
+        or a glob such as ``operations_*``) matches: ``{"saga": {"enabled": False}}``.
+
+        The override replaces the one ``selector`` had (``None`` removes it); it ranks above
+        policy files and the environment and below a call's own ``policy=``; a more specific
+        selector wins, as in policy files. It holds for this engine until the process ends.
+        It is checked by the policy schema, and on a SQL store first written to the log
+        (an entry of kind ``policy``, namespace ``journeys.policy``, operation ``set_policy``,
+        target ``selector``, kept a year), with ``tenant`` and ``user``, whom ``authorize`` is
+        asked about first.
+        """
+        self._check("set_policy", selector, tenant, user)
+
+        def record(checked: dict[str, Any]) -> None:
+            try:
+                log = self.wal
+            except JourneyError:  # a store with no log (memory:): nothing to write to
+                return
+            log.note(
+                "policy",
+                policy_module.RUNTIME_NAMESPACE,
+                {"selector": selector, "policy": checked},
+                selector,
+                operation="set_policy",
+                user_context={"tenant": tenant, "user": user},
+                ttl="365d",
+            )
+
+        self._policies.set(selector, policy, before=record)
 
     def on(self, event: str, subscriber: Callable[[Event], None]) -> None:
         """Call ``subscriber(event)`` in this process whenever a run of this engine causes

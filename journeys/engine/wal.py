@@ -140,6 +140,37 @@ class WriteAheadLog:
             self._store.tell_lineage(rows)
         return [row["log_id"] for row in rows]
 
+    def note(
+        self,
+        kind: str,
+        namespace: str,
+        payload: Any,
+        target: str,
+        *,
+        operation: str,
+        user_context: Mapping[str, Any] | None = None,
+        ttl: str | None = None,
+    ) -> str:
+        """Record something the engine did outside any run (a ``policy`` set at run time, ...):
+        one entry of ``kind``, already ``completed``, in one commit; return its ``log_id``."""
+        row = self._row(
+            0,
+            {
+                "namespace": namespace,
+                "payload": payload,
+                "target": target,
+                "lifecycle": {"ttl": ttl} if ttl is not None else None,
+                "user_context": user_context,
+                "operation": operation,
+            },
+            self._clock(),
+        )
+        row.update(kind=kind, status="completed")
+        with self._store.transaction() as connection:
+            connection.execute(insert(schema.wal), [row])
+        self._store.tell_lineage([row])
+        return str(row["log_id"])
+
     def on_write(self, recorder: Callable[[Lineage], None]) -> None:
         """Tell ``recorder`` of every write to this store's log once committed (the runs'
         entries and the service's own): asset, operation, namespace, target, time, as the
