@@ -110,7 +110,12 @@ def history(run_id: str, db: str, as_json: bool) -> None:
     if not entries:
         click.echo(f"run {run_id} has no history entries (its WAL policy was off)")
     for e in entries:
-        what = f"{e.trigger}: {e.source} -> {e.dest}" if e.kind == "transition" else e.status
+        if e.kind == "transition":
+            what = f"{e.trigger}: {e.source} -> {e.dest}"
+        elif e.kind == "signal":
+            what = f"{e.trigger}" + (f" by {e.user}" if e.user else "")
+        else:
+            what = e.status
         attempt = f" attempt {e.attempt}" if e.attempt else ""
         error = f"  ({e.error})" if e.error else ""
         click.echo(
@@ -260,4 +265,5 @@ def _entry_dict(entry: Entry) -> dict[str, Any]:
         "status": entry.status,
         "payload": entry.payload,
         "error": entry.error,
+        "user": entry.user,
     }

@@ -229,7 +229,7 @@ class Engine:
     ) -> _Prepared:
         compiled, record = self._waiting_at(run_id, milestone, "advance", tenant, user)
         data = runner_module.check_json(data, f"the data given to advance {milestone!r}")
-        entries = _signal(record, trigger="advance", milestone=milestone, payload=data)
+        entries = _signal(record, user, trigger="advance", milestone=milestone, payload=data)
         record.results[milestone] = data
         record.completed.append(milestone)
         self._move(compiled, record, "succeed", entries)
@@ -263,7 +263,7 @@ class Engine:
         self, run_id: str, milestone: str, error: str, tenant: str | None, user: str | None
     ) -> _Prepared:
         compiled, record = self._waiting_at(run_id, milestone, "fail", tenant, user)
-        entries = _signal(record, trigger="fail", milestone=milestone, error=str(error))
+        entries = _signal(record, user, trigger="fail", milestone=milestone, error=str(error))
         record.error = f"{milestone} failed: {error}"
         self._move(compiled, record, "fail", entries)
         return compiled, record, entries, True
@@ -289,7 +289,7 @@ class Engine:
                 f" {', '.join(compiled.milestones)}",
                 run_id=run_id,
             )
-        entries = _signal(record, trigger="navigate", milestone=to)
+        entries = _signal(record, user, trigger="navigate", milestone=to)
         self._move(compiled, record, "leave", entries)
         self._move(compiled, record, f"enter:{to}", entries)
         return compiled, record, entries, True
@@ -306,7 +306,7 @@ class Engine:
 
     def _complete(self, run_id: str, tenant: str | None, user: str | None) -> _Prepared:
         compiled, record = self._session(run_id, "complete", tenant, user)
-        entries: list[Entry] = []
+        entries = _signal(record, user, trigger="complete", milestone=record.state)
         self._move(compiled, record, "complete", entries)
         return compiled, record, entries, True
 
@@ -336,7 +336,7 @@ class Engine:
                 " (engine.recover, with the write-ahead log) finishes it",
                 run_id=run_id,
             )
-        entries = _signal(record, trigger="cancel", milestone=record.state)
+        entries = _signal(record, user, trigger="cancel", milestone=record.state)
         # A run parked between two attempts has ``attempt`` > 1; the compensations that the
         # cancel starts are new calls, numbered from 1 with their full retry budget.
         record.attempt = 1
@@ -395,7 +395,7 @@ class Engine:
                 run_id=run_id,
             )
         self._check_handlers(compiled)
-        entries = _signal(record, trigger="rollback", milestone=to)
+        entries = _signal(record, user, trigger="rollback", milestone=to)
         record.rollback_to = to
         record.attempt = 1
         self._move(compiled, record, "rollback", entries)
@@ -421,10 +421,10 @@ class Engine:
                 run_id=run_id,
             )
         self._check_handlers(compiled)
-        ids = compiled.definition.ids
-        at = ids.index(record.rollback_to)
-        after = ids[at + 1] if at + 1 < len(ids) else "completed"
-        entries = _signal(record, trigger="resume", milestone=after)
+        order = compiled.definition.ids
+        at = order.index(record.rollback_to)
+        after = order[at + 1] if at + 1 < len(order) else "completed"
+        entries = _signal(record, user, trigger="resume", milestone=after)
         record.rollback_to = None
         self._move(compiled, record, f"resume:{after}", entries)
         return compiled, record, entries, True
@@ -449,7 +449,7 @@ class Engine:
             entries: list[Entry] = []
             waited = compiled.milestones.get(record.state)
             if waited is not None and waited.is_wait:  # its timeout passed with no advance
-                entries = _signal(record, trigger="timeout", milestone=record.state)
+                entries = _signal(record, None, trigger="timeout", milestone=record.state)
                 record.error = (
                     f"{record.state}: nothing advanced it within its timeout"
                     f" ({durations.format(waited.timeout or 0)})"
@@ -498,7 +498,7 @@ class Engine:
                 continue
             self._check("recover", run_id, record.tenant, record.user)
             self._check_handlers(compiled)
-            entries = _signal(record, trigger="recover", milestone=record.state)
+            entries = _signal(record, None, trigger="recover", milestone=record.state)
             found.append((compiled, record, entries, True))
         return found
 
@@ -811,9 +811,10 @@ def _check_run_id(run_id: str) -> None:
         )
 
 
-def _signal(record: RunRecord, **fields: Any) -> list[Entry]:
-    """The history entry of a call from outside, when the run writes its history."""
-    return [record.entry("signal", **fields)] if record.wal else []
+def _signal(record: RunRecord, user: str | None, **fields: Any) -> list[Entry]:
+    """The history entry of a call from outside, when the run writes its history: ``user`` is
+    who made it (None for the engine's own: a timeout, a recovery), not who started the run."""
+    return [record.entry("signal", user=user, **fields)] if record.wal else []
 
 
 def _open_store(url: str | store.Store) -> store.Store:

@@ -119,6 +119,9 @@ class Entry:
     payload: Any = None
     error: str | None = None
     idempotency_key: str | None = None
+    user: str | None = None
+    """Who made a ``signal`` (the caller of advance, cancel, ...; None for the engine's own);
+    None for the other kinds, which are the run's doing."""
 
     @property
     def timestamp(self) -> datetime:

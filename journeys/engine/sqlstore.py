@@ -255,7 +255,8 @@ class SqlStore(Store):
                 "updated_at": e.created_at,
                 "expires_at": e.created_at + ttl if ttl is not None else None,
                 "tenant_id": record.tenant if record else None,
-                "user_id": record.user if record else None,
+                # a signal is the caller's doing; the rest, the run's (its starter's)
+                "user_id": e.user if e.kind == "signal" else record.user if record else None,
             }
             for e in entries
         ]
@@ -300,6 +301,7 @@ class SqlStore(Store):
                 payload=r.payload,
                 error=r.error,
                 idempotency_key=r.idempotency_key,
+                user=r.user_id if r.kind == "signal" else None,
             )
             for r in rows
         ]

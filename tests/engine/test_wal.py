@@ -234,3 +234,29 @@ milestones:
         ("save", 0),
         ("save", 0),
     ]
+
+
+def test_a_signal_records_who_made_it_not_who_started_the_run(
+    make_engine: Any, registry: journeys.Registry
+) -> None:
+    registry.register("t.noop", lambda ctx: None)
+    engine = make_engine()
+    approval = journeys.load_definition(
+        "journey: approval\nmilestones:\n  - {id: prepare, action: t.noop}\n"
+        "  - {id: approve}\n  - {id: publish, action: t.noop}\n"
+        "policies: {wal: {enabled: true}}\n"
+    )
+    run = engine.start(approval, tenant="acme", user="ann")
+    assert engine.advance(run.id, "approve", {"ok": True}, user="bob").status == "completed"
+    history = engine.history(run.id)
+    (signal,) = [e for e in history if e.kind == "signal"]
+    assert (signal.trigger, signal.milestone, signal.user) == ("advance", "approve", "bob")
+    assert all(e.user is None for e in history if e.kind != "signal")
+    if engine.store.url.startswith(("sqlite", "postgresql")):
+        # in the log the run's own entries are ann's (who started it); the signal is bob's
+        mine = {
+            (e.kind, e.user)
+            for e in engine.wal.replay_log("approval", filters={"correlation_id": run.id})
+        }
+        assert ("signal", "bob") in mine and ("operation", "ann") in mine
+        assert ("signal", "ann") not in mine
