@@ -3,10 +3,12 @@
 ``python -m benchmarks.replay`` (a 1,000,000-entry log, about a minute to fill) runs apart.
 """
 
-from benchmarks import durability, engine, policy
+from benchmarks import durability, engine, plan, policy
 
 engine.main()
 print()
 durability.main()
 print()
 policy.main()
+print()
+plan.main()

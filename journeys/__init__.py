@@ -13,6 +13,7 @@ The public face of the package; everything else is internal::
     engine = journeys.Engine("sqlite:///journeys.db")
     run = engine.start(definition, inputs={...})
     engine.history(run.id); engine.recover(); engine.wal.replay_log("data_solution")
+    print(journeys.render(engine.plan(definition, inputs={...}), format="md"))
 """
 
 from journeys.definitions.loader import load_definition, load_policy_file
@@ -36,6 +37,10 @@ from journeys.errors import (
 )
 from journeys.handlers.context import Context
 from journeys.handlers.registry import Registry, handler
+from journeys.planning.builder import plan
+from journeys.planning.model import Plan, PlanStep
+from journeys.planning.planners import planner
+from journeys.renderers import render
 
 __version__ = "0.1.0"
 
@@ -54,6 +59,8 @@ __all__ = [
     "LogEntry",
     "MemoryStore",
     "Milestone",
+    "Plan",
+    "PlanStep",
     "Problem",
     "Registry",
     "ResolvedPolicy",
@@ -68,4 +75,7 @@ __all__ = [
     "handler",
     "load_definition",
     "load_policy_file",
+    "plan",
+    "planner",
+    "render",
 ]

@@ -19,9 +19,12 @@ from journeys.handlers.registry import default_registry
 __all__ = [
     "db_option",
     "handlers_option",
+    "input_option",
+    "inputs_option",
     "json_option",
     "open_engine",
     "parse_inputs",
+    "policy_option",
     "yaml_value",
 ]
 
@@ -42,6 +45,29 @@ handlers_option = click.option(
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print only the run as JSON on stdout."
+)
+
+
+input_option = click.option(
+    "--input",
+    "-i",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An input; the value is read as YAML (3 is a number, true a boolean). Repeatable.",
+)
+inputs_option = click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(path_type=Path),
+    help="A YAML or JSON file of inputs (--input values override it).",
+)
+policy_option = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path),
+    help="A policy file layered over the journey's own policies (see policies/; default:"
+    " JOURNEYS_POLICY_FILE).",
 )
 
 

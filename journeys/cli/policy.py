@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from journeys.cli.group import cli
+from journeys.cli.options import policy_option
 from journeys.cli.output import printable
 from journeys.definitions import loader
 from journeys.definitions.model import thaw
@@ -23,12 +24,7 @@ def policy() -> None:
 
 @policy.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--policy",
-    "policy_file",
-    type=click.Path(path_type=Path),
-    help="A policy file layered over the journey's own policies (default: JOURNEYS_POLICY_FILE).",
-)
+@policy_option
 @click.option("--json", "as_json", is_flag=True, help="Print {journey, policy, origins} as JSON.")
 def show(file: Path, policy_file: Path | None, as_json: bool) -> None:
     """Show the policy the next run of the journey in FILE would start with: every field of

@@ -14,9 +14,12 @@ from journeys.cli.group import cli
 from journeys.cli.options import (
     db_option,
     handlers_option,
+    input_option,
+    inputs_option,
     json_option,
     open_engine,
     parse_inputs,
+    policy_option,
     yaml_value,
 )
 from journeys.cli.output import printable, report, run_dict
@@ -40,27 +43,10 @@ __all__ = [
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--input",
-    "-i",
-    "pairs",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="An input; the value is read as YAML (3 is a number, true a boolean). Repeatable.",
-)
-@click.option(
-    "--inputs",
-    "inputs_file",
-    type=click.Path(path_type=Path),
-    help="A YAML or JSON file of inputs (--input values override it).",
-)
+@input_option
+@inputs_option
 @click.option("--run-id", help="The run's id; starting an id that exists returns that run.")
-@click.option(
-    "--policy",
-    "policy_file",
-    type=click.Path(path_type=Path),
-    help="A policy file layered over the journey's own policies (see policies/).",
-)
+@policy_option
 @handlers_option
 @db_option
 @json_option

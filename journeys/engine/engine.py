@@ -35,6 +35,8 @@ from journeys.errors import (
 )
 from journeys.handlers import builtin
 from journeys.handlers.registry import Registry, default_registry
+from journeys.planning import builder as planning_builder
+from journeys.planning.model import Plan
 
 __all__ = ["DEFAULT_STORE", "Authorize", "Engine"]
 
@@ -596,6 +598,43 @@ class Engine:
     def definition(self, run_id: str) -> Definition:
         """The exact definition the run started with."""
         return self._load(run_id)[0].definition
+
+    # --- planning --------------------------------------------------------------------------
+
+    def plan(
+        self,
+        definition: Definition | str | os.PathLike[str],
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        tenant: str | None = None,
+        policy: Mapping[str, Any] | None = None,
+        deadline: float | None = None,
+        planner: str | None = None,
+        handlers_checked: bool | None = None,
+    ) -> Plan:
+        """The plan of a run of ``definition`` with these ``inputs``, as :meth:`start` would
+        run it (this engine's policies, ``policy`` overriding them), without running anything:
+        a :class:`~journeys.Plan` with its steps, compensations, estimates, errors and warnings.
+
+        ``inputs`` None: not given (a preview). Handler names are checked against this
+        engine's registry (a missing one is an error once it holds any handler besides the
+        built-ins, or with ``handlers_checked=True``). With ``planning.learn_from_results``
+        on, estimates come from the runs in this store. ``deadline`` (seconds): an error if the
+        worst case is longer.
+        """
+        if not isinstance(definition, Definition):
+            definition = load_definition(definition)
+        return planning_builder.build(
+            definition,
+            inputs=inputs,
+            tenant=tenant,
+            policy=planning_builder.resolve_policy(self._policies, definition, policy),
+            registry=self.registry,
+            store=self.store,
+            handlers_checked=handlers_checked,
+            deadline=deadline,
+            planner=planner,
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
 

@@ -1,0 +1,184 @@
+"""``journeys.render(plan, format=...)``: a plan through a Jinja template to md, html, text, json.
+
+The built-in templates are ``templates/plan.<md|html|txt|json>.j2`` in this package. A user's
+template folder (``template_dir``) is searched first, so it may replace any of them, or only
+a block of one (``{% extends "builtin/plan.md.j2" %}``); its templates run in Jinja's sandbox
+(no access to Python internals, nothing mutated): a template folder is content, not code. Every
+template whose name says HTML (``.html``, ``.htm``, ``.svg``, ``.xml``) is autoescaped: a title
+of ``<script>`` shows as text. Environments are made once per folder and Jinja keeps their
+compiled templates, so a render compiles nothing after the first.
+
+The templates see ``plan`` (a :class:`~journeys.Plan`), ``document`` (its JSON data),
+``diagram_mermaid()`` and ``diagram_svg()`` (the state diagram, drawn on demand; empty when
+it is too big or, for SVG, Graphviz is missing), ``diagram_omitted`` (why there is none, or
+empty) and the filters ``duration`` (``60 s``), ``md`` (Markdown-escaped text), ``code``
+(a Markdown code span) and ``json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Final
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from journeys.errors import JourneyError
+from journeys.planning import words
+from journeys.planning.model import Plan
+from journeys.renderers import diagrams
+
+__all__ = ["FORMATS", "render"]
+
+FORMATS: Final = {
+    "md": "md",
+    "markdown": "md",
+    "html": "html",
+    "text": "txt",
+    "txt": "txt",
+    "json": "json",
+}
+"""The formats :func:`render` knows, and the template suffix each uses."""
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def render(
+    plan: Plan, format: str = "md", template_dir: str | os.PathLike[str] | None = None
+) -> str:
+    """``plan`` rendered as ``md``, ``html``, ``text`` or ``json`` (the built-in templates, or
+    those of ``template_dir`` where it has them).
+
+    Raises :class:`JourneyError` for an unknown format, a missing folder or a template that
+    fails (with its file and line).
+    """
+    suffix = FORMATS.get(format)
+    if suffix is None:
+        raise JourneyError(
+            f"unknown plan format {format!r}; the formats are md, html, text and json"
+        )
+    folder = None
+    if template_dir is not None:
+        folder = Path(template_dir).resolve()
+        if not folder.is_dir():
+            raise JourneyError(f"template folder {template_dir}: no such folder")
+    environment = _environment(str(folder) if folder is not None else None)
+    name = f"plan.{suffix}.j2"
+    try:
+        template = environment.get_template(name)
+        return template.render(_context(plan, suffix))
+    except TemplateSyntaxError as error:
+        where = f"{error.filename or error.name}:{error.lineno}"
+        raise JourneyError(f"{where}: template syntax error: {error.message}") from error
+    except TemplateNotFound as error:
+        raise JourneyError(f"template not found: {error.name}") from error
+    except TemplateError as error:
+        raise JourneyError(
+            f"template {name} failed: {type(error).__name__}: {error.message or error}"
+        ) from error
+
+
+def _context(plan: Plan, suffix: str) -> dict[str, Any]:
+    too_big = len(plan.diagram.nodes) > diagrams.MOST_STATES
+    omitted = (
+        f"the diagram is left out: {len(plan.diagram.nodes)} states are more than"
+        f" {diagrams.MOST_STATES}; draw it with journeys diagram"
+        if too_big
+        else ""
+    )
+
+    def diagram_mermaid() -> str:
+        return "" if too_big else diagrams.mermaid(plan.diagram)
+
+    def diagram_svg() -> Markup:
+        if too_big or diagrams.dot_program() is None:
+            return Markup("")
+        # dot escapes every label for XML; state ids are generated (s0, s1...): safe inline
+        return Markup(diagrams.inline_svg(diagrams.svg(plan.diagram)))
+
+    if not too_big and suffix == "html" and diagrams.dot_program() is None:
+        omitted = "Graphviz is not installed, so the diagram is shown as Mermaid source"
+    return {
+        "plan": plan,
+        "document": plan.to_dict(),
+        "diagram_mermaid": diagram_mermaid,
+        "diagram_svg": diagram_svg,
+        "diagram_omitted": omitted,
+    }
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and any(f".{ext}" in name for ext in ("html", "htm", "svg", "xml"))
+
+
+def _markdown(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("&", "&amp;")
+
+
+def _code(value: Any) -> str:
+    text = " ".join(str(value).split())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+_PLACEHOLDER = re.compile(r"«([^«»]+)»")
+
+
+def _placeholders(value: Any) -> Markup:
+    """Escaped text whose ``«results.x»`` placeholders are marked up (for HTML)."""
+    escaped = str(Markup.escape(str(value)))
+    return Markup(_PLACEHOLDER.sub(r'<span class="placeholder">«\1»</span>', escaped))
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    """JSON text: compact on one line, or indented by ``indent``."""
+    if indent is None:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return json.dumps(value, indent=indent, ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=32)
+def _environment(folder: str | None) -> Environment:
+    builtin = PackageLoader("journeys.renderers", "templates")
+    options: dict[str, Any] = {
+        "undefined": StrictUndefined,
+        "autoescape": _autoescape,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+        "keep_trailing_newline": True,
+    }
+    environment: Environment
+    if folder is None:
+        environment = Environment(loader=builtin, **options)
+    else:
+        # the folder's templates first; the built-in ones by their names, and also as
+        # builtin/<name> so that a template of the folder can extend the one it replaces
+        loader = ChoiceLoader(
+            [FileSystemLoader(folder), builtin, PrefixLoader({"builtin": builtin})]
+        )
+        environment = ImmutableSandboxedEnvironment(loader=loader, **options)
+    environment.filters.update(
+        duration=words.duration,
+        md=_markdown,
+        code=_code,
+        json=_json,
+        placeholders=_placeholders,
+    )
+    return environment
