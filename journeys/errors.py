@@ -18,6 +18,7 @@ __all__ = [
     "HandlerError",
     "InputError",
     "JourneyError",
+    "PlanError",
     "Problem",
     "RunNotFound",
     "StateError",
@@ -142,6 +143,22 @@ class HandlerError(JourneyError):
 class StateError(JourneyError):
     """The call does not fit the run's current state (advancing the wrong milestone, changing a
     finished run); nothing was changed."""
+
+
+class PlanError(JourneyError):
+    """A run did not start because its plan has errors (``planning.validate_plan`` on);
+    ``problems`` lists them, and nothing was written."""
+
+    def __init__(self, journey: str, problems: Iterable[object], *, run_id: str | None = None):
+        self.problems = tuple(problems)
+        listed = "\n".join(f"  - {problem}" for problem in self.problems)
+        count = len(self.problems)
+        super().__init__(
+            f"journey {journey!r} did not start: its plan has {count}"
+            f" error{'s' if count != 1 else ''} (planning.validate_plan is on; journeys plan"
+            f" shows the whole plan):\n{listed}",
+            run_id=run_id,
+        )
 
 
 class StoreError(JourneyError):

@@ -100,6 +100,11 @@ def history(run_id: str, db: str, as_json: bool) -> None:
             what = f"{e.trigger}: {e.source} -> {e.dest}"
         elif e.kind == "signal":
             what = f"{e.trigger}" + (f" by {e.user}" if e.user else "")
+        elif e.kind == "plan" and isinstance(e.payload, dict):
+            steps = len(e.payload.get("steps") or ())
+            what = f"plan {e.payload.get('plan_id')}: {steps} step{'s' if steps != 1 else ''}"
+        elif e.kind == "forward_doc" and isinstance(e.payload, dict):
+            what = _shortened(e.payload.get("doc") or e.payload.get("title") or "")
         else:
             what = e.status
         attempt = f" attempt {e.attempt}" if e.attempt else ""
@@ -236,6 +241,11 @@ def recover(handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
             click.echo(printable(f"run {result.id}: {result.journey} {result.status}{where}"))
     if any(r.status not in ("completed", "waiting") for r in runs):
         sys.exit(1)
+
+
+def _shortened(text: str, width: int = 72) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def _entry_dict(entry: Entry) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from journeys.errors import (
     AuthorizationError,
     HandlerError,
     JourneyError,
+    PlanError,
     RunNotFound,
     StateError,
     did_you_mean,
@@ -188,6 +189,25 @@ class Engine:
         if record.wal:  # the policy it started with, and where each value came from
             origins = {name: dict(fields) for name, fields in resolved.origins.items()}
             entries.append(record.entry("policy", payload={**values, "origins": origins}))
+        forward, planning = values["forward_docs"], values["planning"]
+        keeps_plan = forward["enabled"] and forward["generate_plan"]
+        gated = planning["enabled"] and planning["validate_plan"]
+        if keeps_plan or gated:  # with both off, no plan is made: it costs nothing
+            plan = planning_builder.build(
+                definition,
+                inputs=data,
+                tenant=tenant,
+                policy=resolved,
+                registry=self.registry,
+                store=self.store,
+                handlers_checked=True,
+            )
+            if gated and plan.errors:  # before anything is written
+                raise PlanError(definition.journey, plan.errors, run_id=run_id)
+            if keeps_plan:  # the forward documentation of the run, written with its start
+                document = plan.to_dict()
+                del document["diagram"]  # drawn again from the pinned definition when needed
+                entries.append(record.entry("plan", payload=document))
         if definition.content_hash not in self._saved_definitions:
             self.store.save_definition(definition)
             self._saved_definitions.add(definition.content_hash)

@@ -51,6 +51,7 @@ __all__ = [
     "Runner",
     "Sleep",
     "check_json",
+    "forward_doc",
     "render_args",
     "run_async",
     "run_sync",
@@ -182,6 +183,8 @@ class Runner:
             milestone = compiled.undoes[state] if undoing else compiled.milestones[state]
             name = milestone.compensation if undoing else milestone.action
             if name is None:
+                if not undoing and _documents(record):
+                    entries.append(forward_doc(milestone, record, {}))
                 record.status = "waiting"  # a wait milestone: advance() or fail() continue it
                 if milestone.timeout is not None:  # a deadline: resume_due() fails it then
                     record.due_at = self.clock() + milestone.timeout
@@ -193,6 +196,8 @@ class Runner:
             except JourneyError as error:  # unknown handler, template error: no retry helps
                 self._fail(compiled, record, entries, str(error), undoing=undoing)
                 continue
+            if record.attempt == 1 and not undoing and _documents(record):
+                entries.append(forward_doc(milestone, record, call.context.args))
             if record.wal:
                 # The intent, committed with everything since the last commit (the previous
                 # milestone's outcome and the transition it caused) and the run's row: one
@@ -496,6 +501,26 @@ class Runner:
 
     def _stop(self, record: RunRecord, entries: list[Entry]) -> None:
         self._save(record, entries)
+
+
+def _documents(record: RunRecord) -> bool:
+    """Whether the run writes a forward-doc entry before each milestone (forward_docs on,
+    with document_steps)."""
+    docs = record.policy.get("forward_docs") or {}
+    return bool(docs.get("enabled") and docs.get("document_steps", True))
+
+
+def forward_doc(milestone: Milestone, record: RunRecord, args: Mapping[str, Any]) -> Entry:
+    """The forward-doc entry of ``milestone``, about to run: its title and its ``doc``
+    rendered with the run's values, and the arguments it is called with. A ``doc`` that
+    cannot be rendered is recorded with the error: documentation never stops a run."""
+    payload: dict[str, Any] = {"title": milestone.title, "doc": None, "args": dict(args)}
+    if milestone.doc is not None:
+        try:
+            payload["doc"] = str(_render(milestone.doc, record.scope(), milestone.id, "doc"))
+        except JourneyError as error:
+            payload["error"] = str(error)
+    return record.entry("forward_doc", milestone=milestone.id, payload=payload)
 
 
 def _operations(record: RunRecord) -> frozenset[str] | tuple[str, ...]:

@@ -379,3 +379,51 @@ def test_a_malformed_fault_switch_is_a_clear_error(journeys_cli: Run, shop: dict
     assert done.returncode == 1
     assert "JOURNEYS_FAULTS: 'bogus' is not POINT:STATE" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+GATED = """
+journey: gated_shop
+inputs:
+  type: object
+  properties: {n: {}}
+milestones:
+  - {id: quote, action: shop.do, doc: "Quote {{ inputs.n }} items"}
+  - {id: bill, action: shop.do, when: "inputs.n > 3", doc: "Bill the quote"}
+policies:
+  wal: {enabled: true}
+  forward_docs: {enabled: true}
+  planning: {enabled: true, validate_plan: true}
+"""
+
+
+def test_a_gated_run_with_plan_errors_exits_1_and_a_documented_one_shows_its_docs(
+    journeys_cli: Run, tmp_path: Path
+) -> None:
+    (tmp_path / "gated.yaml").write_text(GATED)
+    (tmp_path / "shop_handlers.py").write_text(HANDLERS)
+    db = f"sqlite:///{tmp_path}/g.db"
+    common = ("--handlers", str(tmp_path / "shop_handlers.py"), "--db", db)
+    env = {"JOURNEYS_TEST_LOG": str(tmp_path / "calls.log")}
+    refused = journeys_cli("run", str(tmp_path / "gated.yaml"), "-i", "n=five", *common, env=env)
+    assert refused.returncode == 1
+    assert "did not start: its plan has 1 error" in refused.stderr
+    assert "milestone 'bill'" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "calls.log").exists()  # nothing ran
+    done = journeys_cli(
+        "run",
+        str(tmp_path / "gated.yaml"),
+        "-i",
+        "n=5",
+        "--run-id",
+        "g1",
+        "--json",
+        *common,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = journeys_cli("history", "g1", "--db", db)
+    assert shown.returncode == 0
+    lines = shown.stdout.splitlines()
+    assert "plan" in lines[1] and "2 steps" in lines[1]
+    assert any("forward_doc" in line and "Quote 5 items" in line for line in lines)
+    assert any("forward_doc" in line and "Bill the quote" in line for line in lines)
