@@ -2,8 +2,9 @@
 
 Every call that changes a run follows one shape: check the caller is allowed and the call fits
 the run's state (so a refused or misplaced call writes nothing), fire the move on the compiled
-machine, then let the runner drive the run until it waits, parks or finishes. ``start`` and
-``astart`` (and each pair after them) share that core; only the driver differs.
+machine (:mod:`journeys.engine.moves` prepares those of runs that exist), then let the runner
+drive the run until it waits, parks or finishes. ``start`` and ``astart`` (and each pair after
+them) share that core; only the driver differs.
 """
 
 from __future__ import annotations
@@ -14,23 +15,19 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from journeys.definitions import durations
 from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
-from journeys.engine import compiler, ids, outbox, store
+from journeys.engine import ids, moves, outbox, store
 from journeys.engine import inputs as inputs_module
 from journeys.engine import policy as policy_module
 from journeys.engine import runner as runner_module
-from journeys.engine.compiler import HUB, Compiled
+from journeys.engine.compiler import Compiled
 from journeys.engine.events import EVENTS, Event, Listener
-from journeys.engine.run import FINISHED, Entry, Run, RunRecord
+from journeys.engine.run import Entry, Run, RunRecord
 from journeys.engine.wal import WriteAheadLog
 from journeys.errors import (
-    AuthorizationError,
-    HandlerError,
     JourneyError,
     PlanError,
-    RunNotFound,
     StateError,
     did_you_mean,
 )
@@ -48,11 +45,6 @@ Authorize = Callable[[Mapping[str, Any], str, str], bool]
 something; ``user_context`` holds ``tenant`` and ``user``, ``action`` is ``start``, ``advance``,
 ``fail``, ``navigate``, ``complete``, ``cancel``, ``resume``, ``recover`` or ``set_policy``,
 ``resource`` the journey name (for ``start``), the selector (for ``set_policy``) or the run id."""
-
-_Prepared = tuple[Compiled, RunRecord, list[Entry], bool]
-"""What a call prepared: the machine, the run moved in memory, the history entries of the move,
-and whether the run already existed (then the move is written, claiming the run, before any
-handler runs)."""
 
 
 class Engine:
@@ -90,9 +82,8 @@ class Engine:
         self._runner = runner_module.Runner(
             self.store, self.registry, inline_delay=inline_delay, listener=listener
         )
-        self._compiled: dict[str, Compiled] = {}
+        self._moves = moves.Moves(self.store, self.registry, self._runner, authorize)
         self._saved_definitions: set[str] = set()
-        self._handlers_checked: dict[str, int] = {}
         self._wal: WriteAheadLog | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -158,14 +149,14 @@ class Engine:
         policy: Mapping[str, Any] | None,
         *,
         blocking: bool,
-    ) -> tuple[_Prepared, Run | None]:
+    ) -> tuple[moves.Prepared, Run | None]:
         if not isinstance(definition, Definition):
             definition = load_definition(definition)
         if run_id is not None:
             _check_run_id(run_id)
-        self._check("start", definition.journey, tenant, user)
-        compiled = self._compile(definition)
-        self._check_handlers(compiled)
+        self._moves.check("start", definition.journey, tenant, user)
+        compiled = self._moves.compile(definition)
+        self._moves.check_handlers(compiled)
         if blocking:  # refuse before the run is created, not after (it stayed `pending`)
             self._refuse_async_in_a_loop(compiled)
         data = inputs_module.validate(definition, inputs)
@@ -232,7 +223,7 @@ class Engine:
         user: str | None = None,
     ) -> Run:
         """Complete the wait milestone ``milestone`` with ``data`` (it lands in ``results``)."""
-        return self._drive(self._advance(run_id, milestone, data, tenant, user))
+        return self._drive(self._moves.advance(run_id, milestone, data, tenant, user))
 
     async def aadvance(
         self,
@@ -244,18 +235,7 @@ class Engine:
         user: str | None = None,
     ) -> Run:
         """:meth:`advance` for asyncio."""
-        return await self._adrive(self._advance(run_id, milestone, data, tenant, user))
-
-    def _advance(
-        self, run_id: str, milestone: str, data: Any, tenant: str | None, user: str | None
-    ) -> _Prepared:
-        compiled, record = self._waiting_at(run_id, milestone, "advance", tenant, user)
-        data = runner_module.check_json(data, f"the data given to advance {milestone!r}")
-        entries = _signal(record, user, trigger="advance", milestone=milestone, payload=data)
-        record.results[milestone] = data
-        record.completed.append(milestone)
-        self._move(compiled, record, "succeed", entries)
-        return compiled, record, entries, True
+        return await self._adrive(self._moves.advance(run_id, milestone, data, tenant, user))
 
     def fail(
         self,
@@ -267,7 +247,7 @@ class Engine:
         user: str | None = None,
     ) -> Run:
         """Report that the wait milestone ``milestone`` failed (a saga then compensates)."""
-        return self._drive(self._fail(run_id, milestone, error, tenant, user))
+        return self._drive(self._moves.fail(run_id, milestone, error, tenant, user))
 
     async def afail(
         self,
@@ -279,93 +259,39 @@ class Engine:
         user: str | None = None,
     ) -> Run:
         """:meth:`fail` for asyncio."""
-        return await self._adrive(self._fail(run_id, milestone, error, tenant, user))
-
-    def _fail(
-        self, run_id: str, milestone: str, error: str, tenant: str | None, user: str | None
-    ) -> _Prepared:
-        compiled, record = self._waiting_at(run_id, milestone, "fail", tenant, user)
-        entries = _signal(record, user, trigger="fail", milestone=milestone, error=str(error))
-        record.error = f"{milestone} failed: {error}"
-        self._move(compiled, record, "fail", entries)
-        return compiled, record, entries, True
+        return await self._adrive(self._moves.fail(run_id, milestone, error, tenant, user))
 
     def navigate(
         self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
     ) -> Run:
         """Move a session to the pillar ``to`` and run that pillar's action."""
-        return self._drive(self._navigate(run_id, to, tenant, user))
+        return self._drive(self._moves.navigate(run_id, to, tenant, user))
 
     async def anavigate(
         self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
     ) -> Run:
         """:meth:`navigate` for asyncio."""
-        return await self._adrive(self._navigate(run_id, to, tenant, user))
-
-    def _navigate(self, run_id: str, to: str, tenant: str | None, user: str | None) -> _Prepared:
-        compiled, record = self._session(run_id, "navigate", tenant, user)
-        if to not in compiled.milestones:
-            raise JourneyError(
-                f"journey {record.journey!r} has no pillar {to!r}"
-                f"{did_you_mean(to, compiled.milestones) or ''}; its pillars are"
-                f" {', '.join(compiled.milestones)}",
-                run_id=run_id,
-            )
-        entries = _signal(record, user, trigger="navigate", milestone=to)
-        self._move(compiled, record, "leave", entries)
-        self._move(compiled, record, f"enter:{to}", entries)
-        return compiled, record, entries, True
+        return await self._adrive(self._moves.navigate(run_id, to, tenant, user))
 
     def complete(self, run_id: str, *, tenant: str | None = None, user: str | None = None) -> Run:
         """End a session."""
-        return self._drive(self._complete(run_id, tenant, user))
+        return self._drive(self._moves.complete(run_id, tenant, user))
 
     async def acomplete(
         self, run_id: str, *, tenant: str | None = None, user: str | None = None
     ) -> Run:
         """:meth:`complete` for asyncio."""
-        return await self._adrive(self._complete(run_id, tenant, user))
-
-    def _complete(self, run_id: str, tenant: str | None, user: str | None) -> _Prepared:
-        compiled, record = self._session(run_id, "complete", tenant, user)
-        entries = _signal(record, user, trigger="complete", milestone=record.state)
-        self._move(compiled, record, "complete", entries)
-        return compiled, record, entries, True
+        return await self._adrive(self._moves.complete(run_id, tenant, user))
 
     def cancel(self, run_id: str, *, tenant: str | None = None, user: str | None = None) -> Run:
         """Stop a run; a saga (saga policy on) first compensates what it completed."""
-        return self._drive(self._cancel(run_id, tenant, user))
+        return self._drive(self._moves.cancel(run_id, tenant, user))
 
     async def acancel(
         self, run_id: str, *, tenant: str | None = None, user: str | None = None
     ) -> Run:
         """:meth:`cancel` for asyncio."""
-        return await self._adrive(self._cancel(run_id, tenant, user))
-
-    def _cancel(self, run_id: str, tenant: str | None, user: str | None) -> _Prepared:
-        compiled, record = self._load(run_id, tenant)
-        self._check("cancel", run_id, tenant, user)
-        self._not_finished(record, "cancelled")
-        self._check_handlers(compiled)
-        if record.state in compiled.undoes:
-            raise StateError(
-                f"run {run_id} is already compensating; it ends by itself", run_id=run_id
-            )
-        if record.status == "running":
-            raise StateError(
-                f"run {run_id} is running (a call is moving it through {record.state!r}); cancel"
-                " it once it waits or ends. If the process that was moving it died, recovery"
-                " (engine.recover, with the write-ahead log) finishes it",
-                run_id=run_id,
-            )
-        entries = _signal(record, user, trigger="cancel", milestone=record.state)
-        # A run parked between two attempts has ``attempt`` > 1; the compensations that the
-        # cancel starts are new calls, numbered from 1 with their full retry budget.
-        record.attempt = 1
-        record.cancelling = True
-        record.error = record.error or "cancelled"
-        self._move(compiled, record, "cancel", entries)
-        return compiled, record, entries, True
+        return await self._adrive(self._moves.cancel(run_id, tenant, user))
 
     def rollback(
         self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
@@ -373,112 +299,31 @@ class Engine:
         """Roll a run back to the checkpoint ``to``: compensate, in reverse, the milestones
         completed after it, restore its results as they were there, and leave it
         ``rolled_back``; :meth:`resume` goes on from there. Needs the rollback policy."""
-        return self._drive(self._rollback(run_id, to, tenant, user))
+        return self._drive(self._moves.rollback(run_id, to, tenant, user))
 
     async def arollback(
         self, run_id: str, to: str, *, tenant: str | None = None, user: str | None = None
     ) -> Run:
         """:meth:`rollback` for asyncio."""
-        return await self._adrive(self._rollback(run_id, to, tenant, user))
-
-    def _rollback(self, run_id: str, to: str, tenant: str | None, user: str | None) -> _Prepared:
-        compiled, record = self._load(run_id, tenant)
-        self._check("rollback", run_id, tenant, user)
-        policy = record.policy.get("rollback") or {}
-        if not policy.get("enabled"):
-            raise StateError(
-                f"run {run_id} started with the rollback policy off: it keeps no checkpoints"
-                " (switch rollback on in its journey's policies or a policy file)",
-                run_id=run_id,
-            )
-        checkpoints = list(policy.get("checkpoints") or [])
-        if to not in checkpoints:
-            raise StateError(
-                f"{to!r} is not a checkpoint of run {run_id}{did_you_mean(to, checkpoints)};"
-                f" its checkpoints are {', '.join(checkpoints) or 'none'}",
-                run_id=run_id,
-            )
-        if to not in record.checkpoints:
-            raise StateError(
-                f"run {run_id} has not reached checkpoint {to!r} yet; nothing to roll back",
-                run_id=run_id,
-            )
-        if record.status in (
-            "running",
-            "compensating",
-            "compensated",
-            "compensation_failed",
-            "cancelled",
-            "rolled_back",
-        ):
-            raise StateError(
-                f"run {run_id} is {record.status}; roll back a run that waits, parks, completed"
-                " or failed",
-                run_id=run_id,
-            )
-        self._check_handlers(compiled)
-        entries = _signal(record, user, trigger="rollback", milestone=to)
-        record.rollback_to = to
-        record.attempt = 1
-        self._move(compiled, record, "rollback", entries)
-        return compiled, record, entries, True
+        return await self._adrive(self._moves.rollback(run_id, to, tenant, user))
 
     def resume(self, run_id: str, *, tenant: str | None = None, user: str | None = None) -> Run:
         """Go on forward from the checkpoint a run was rolled back to."""
-        return self._drive(self._resume(run_id, tenant, user))
+        return self._drive(self._moves.resume(run_id, tenant, user))
 
     async def aresume(
         self, run_id: str, *, tenant: str | None = None, user: str | None = None
     ) -> Run:
         """:meth:`resume` for asyncio."""
-        return await self._adrive(self._resume(run_id, tenant, user))
-
-    def _resume(self, run_id: str, tenant: str | None, user: str | None) -> _Prepared:
-        compiled, record = self._load(run_id, tenant)
-        self._check("resume", run_id, tenant, user)
-        if record.status != "rolled_back" or record.rollback_to is None:
-            raise StateError(
-                f"run {run_id} is {record.status}, not rolled back; resume continues a run"
-                " after a rollback",
-                run_id=run_id,
-            )
-        self._check_handlers(compiled)
-        order = compiled.definition.ids
-        at = order.index(record.rollback_to)
-        after = order[at + 1] if at + 1 < len(order) else "completed"
-        entries = _signal(record, user, trigger="resume", milestone=after)
-        record.rollback_to = None
-        self._move(compiled, record, f"resume:{after}", entries)
-        return compiled, record, entries, True
+        return await self._adrive(self._moves.resume(run_id, tenant, user))
 
     def resume_due(self) -> list[Run]:
         """Continue every run whose retry delay has passed; return them."""
-        return [self._drive(prepared) for prepared in self._due()]
+        return [self._drive(prepared) for prepared in self._moves.due()]
 
     async def aresume_due(self) -> list[Run]:
         """:meth:`resume_due` for asyncio."""
-        return [await self._adrive(prepared) for prepared in self._due()]
-
-    def _due(self) -> list[_Prepared]:
-        now = self._runner.clock()
-        due: list[_Prepared] = []
-        for run_id in self.store.find(["waiting"], due_before=now):
-            compiled, record = self._load(run_id)
-            if record.status != "waiting" or record.due_at is None or record.due_at > now:
-                continue
-            self._check("resume", run_id, record.tenant, record.user)
-            self._check_handlers(compiled)
-            entries: list[Entry] = []
-            waited = compiled.milestones.get(record.state)
-            if waited is not None and waited.is_wait:  # its timeout passed with no advance
-                entries = _signal(record, None, trigger="timeout", milestone=record.state)
-                record.error = (
-                    f"{record.state}: nothing advanced it within its timeout"
-                    f" ({durations.format(waited.timeout or 0)})"
-                )
-                self._move(compiled, record, "fail", entries)
-            due.append((compiled, record, entries, True))
-        return due
+        return [await self._adrive(prepared) for prepared in self._moves.due()]
 
     def recover(self) -> list[Run]:
         """Finish every run a crash left unfinished (``pending``, ``running`` or
@@ -495,7 +340,7 @@ class Engine:
         A run that another recoverer takes first is left to it.
         """
         runs = []
-        for prepared in self._interrupted():
+        for prepared in self._moves.interrupted():
             try:
                 runs.append(self._drive(prepared))
             except StateError:  # someone else took it between our load and our claim
@@ -505,24 +350,12 @@ class Engine:
     async def arecover(self) -> list[Run]:
         """:meth:`recover` for asyncio."""
         runs = []
-        for prepared in self._interrupted():
+        for prepared in self._moves.interrupted():
             try:
                 runs.append(await self._adrive(prepared))
             except StateError:
                 continue
         return runs
-
-    def _interrupted(self) -> list[_Prepared]:
-        found: list[_Prepared] = []
-        for run_id in self.store.find(["pending", "running", "compensating"]):
-            compiled, record = self._load(run_id)
-            if record.status not in ("pending", "running", "compensating"):
-                continue
-            self._check("recover", run_id, record.tenant, record.user)
-            self._check_handlers(compiled)
-            entries = _signal(record, None, trigger="recover", milestone=record.state)
-            found.append((compiled, record, entries, True))
-        return found
 
     # --- policies --------------------------------------------------------------------------
 
@@ -557,7 +390,7 @@ class Engine:
         target ``selector``, kept a year), with ``tenant`` and ``user``, whom ``authorize`` is
         asked about first.
         """
-        self._check("set_policy", selector, tenant, user)
+        self._moves.check("set_policy", selector, tenant, user)
 
         def record(checked: dict[str, Any]) -> None:
             try:
@@ -608,16 +441,16 @@ class Engine:
     def get(self, run_id: str, *, tenant: str | None = None) -> Run:
         """The run as it stands; :class:`~journeys.RunNotFound` if there is none (or, when
         ``tenant`` is given, none of that tenant's)."""
-        return self._load(run_id, tenant)[1].snapshot()
+        return self._moves.load(run_id, tenant)[1].snapshot()
 
     def history(self, run_id: str, *, tenant: str | None = None) -> list[Entry]:
         """The run's history (write-ahead log) entries, in order; empty with the WAL off."""
-        self._load(run_id, tenant)
+        self._moves.load(run_id, tenant)
         return self.store.history(run_id)
 
     def definition(self, run_id: str) -> Definition:
         """The exact definition the run started with."""
-        return self._load(run_id)[0].definition
+        return self._moves.load(run_id)[0].definition
 
     # --- planning --------------------------------------------------------------------------
 
@@ -672,7 +505,7 @@ class Engine:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _drive(self, prepared: _Prepared) -> Run:
+    def _drive(self, prepared: moves.Prepared) -> Run:
         compiled, record, entries, claim = prepared
         # Every blocking call, not only start: inside a running loop the private loop cannot run
         # an async handler, and the RuntimeError was taken for the handler's own failure (the run
@@ -682,7 +515,7 @@ class Engine:
         runner_module.run_sync(self._runner.drive(compiled, record, entries), self._run_coroutine)
         return record.snapshot()
 
-    async def _adrive(self, prepared: _Prepared) -> Run:
+    async def _adrive(self, prepared: moves.Prepared) -> Run:
         compiled, record, entries, claim = prepared
         self._claim(record, entries, claim)
         await runner_module.run_async(self._runner.drive(compiled, record, entries))
@@ -714,137 +547,13 @@ class Engine:
             asyncio.get_running_loop()
         except RuntimeError:
             return
-        for name in _handler_names(compiled):
+        for name in moves.handler_names(compiled):
             if self.registry.get(name).is_async:
                 raise JourneyError(
                     f"journey {compiled.definition.journey!r} has async handlers ({name}) and"
                     " this thread runs an event loop: use await engine.astart(...) and the other"
                     " a-methods"
                 )
-
-    def _compile(self, definition: Definition) -> Compiled:
-        found = self._compiled.get(definition.content_hash)
-        if found is None:
-            found = self._compiled[definition.content_hash] = compiler.compile(definition)
-        return found
-
-    def _check_handlers(self, compiled: Compiled) -> None:
-        """Every handler the journey names is registered (checked once per registry change:
-        a start must not cost more for a longer journey)."""
-        key = compiled.definition.content_hash
-        if self._handlers_checked.get(key) == self.registry.version:
-            return
-        missing = []
-        for milestone in compiled.definition.milestones:
-            for role, name in (
-                ("action", milestone.action),
-                ("compensation", milestone.compensation),
-            ):
-                if name is not None and name not in self.registry:
-                    missing.append(
-                        f"milestone {milestone.id!r} ({role}): {self.registry.unknown(name)}"
-                    )
-        if missing:
-            raise HandlerError(
-                f"journey {compiled.definition.journey!r} names handlers that are not registered;"
-                " nothing was done (load them with --handlers):\n  " + "\n  ".join(missing)
-            )
-        self._handlers_checked[key] = self.registry.version
-
-    def _check(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
-        if self._authorize is None:
-            return
-        allowed = self._authorize({"tenant": tenant, "user": user}, action, resource)
-        if not allowed:
-            who = user or "anonymous"
-            raise AuthorizationError(
-                f"{who} (tenant {tenant or '-'}) may not {action} {resource}; nothing was written"
-            )
-
-    def _load(self, run_id: str, tenant: str | None = None) -> tuple[Compiled, RunRecord]:
-        record = self.store.load(run_id)
-        if record is None or (tenant is not None and record.tenant != tenant):
-            # another tenant's run is reported exactly like a missing one: nothing leaks
-            raise RunNotFound(f"no run {run_id!r} in {self.store.url}", run_id=run_id)
-        compiled = self._compiled.get(record.definition_hash)
-        if compiled is None:
-            text = self.store.definition_text(record.definition_hash)
-            if text is None:
-                raise JourneyError(
-                    f"run {run_id}: its definition ({record.definition_hash[:12]}) is missing"
-                    " from the store",
-                    run_id=run_id,
-                )
-            compiled = self._compile(load_definition(text, name=f"{record.journey} (stored)"))
-        return compiled, record
-
-    def _waiting_at(
-        self, run_id: str, milestone: str, action: str, tenant: str | None, user: str | None
-    ) -> tuple[Compiled, RunRecord]:
-        compiled, record = self._load(run_id, tenant)
-        self._check(action, run_id, tenant, user)
-        self._not_finished(record, f"{action}d" if action.endswith("e") else f"{action}ed")
-        self._check_handlers(compiled)
-        if compiled.definition.kind == "session":
-            raise StateError(f"run {run_id} is a session: use navigate and complete", run_id=run_id)
-        if milestone not in compiled.milestones:
-            raise StateError(
-                f"journey {record.journey!r} has no milestone {milestone!r}"
-                f"{did_you_mean(milestone, compiled.milestones)}",
-                run_id=run_id,
-                milestone=milestone,
-            )
-        target = compiled.milestones[milestone]
-        if not target.is_wait:
-            raise StateError(
-                f"milestone {milestone!r} runs its own handler ({target.action}); only a wait"
-                " milestone (one with no action) can be advanced or failed from outside",
-                run_id=run_id,
-                milestone=milestone,
-            )
-        if record.state != milestone or record.status != "waiting":
-            raise StateError(
-                f"run {run_id} is at {record.state!r} ({record.status}), not waiting at"
-                f" {milestone!r}; nothing was changed",
-                run_id=run_id,
-                milestone=milestone,
-            )
-        return compiled, record
-
-    def _session(
-        self, run_id: str, action: str, tenant: str | None, user: str | None
-    ) -> tuple[Compiled, RunRecord]:
-        compiled, record = self._load(run_id, tenant)
-        self._check(action, run_id, tenant, user)
-        self._check_handlers(compiled)
-        if compiled.definition.kind != "session":
-            raise StateError(
-                f"run {run_id} is a {compiled.definition.kind} journey: {action} is for sessions",
-                run_id=run_id,
-            )
-        self._not_finished(record, "changed")
-        if record.status != "waiting" or record.state == HUB:
-            raise StateError(
-                f"run {run_id} is {record.status} at {record.state!r}; try again when it waits",
-                run_id=run_id,
-            )
-        return compiled, record
-
-    @staticmethod
-    def _not_finished(record: RunRecord, verb: str) -> None:
-        if record.status in FINISHED:
-            raise StateError(
-                f"run {record.id} is {record.status}; a finished run cannot be {verb}",
-                run_id=record.id,
-            )
-
-    def _move(
-        self, compiled: Compiled, record: RunRecord, trigger: str, entries: list[Entry]
-    ) -> None:
-        source = record.state
-        compiled.fire(record, trigger)
-        self._runner.moved(record, trigger, source, entries)
-        record.status = "compensating" if record.state in compiled.undoes else "running"
 
 
 def _same_journey(existing: RunRecord, definition: Definition) -> Run:
@@ -870,20 +579,5 @@ def _check_run_id(run_id: str) -> None:
         )
 
 
-def _signal(record: RunRecord, user: str | None, **fields: Any) -> list[Entry]:
-    """The history entry of a call from outside, when the run writes its history: ``user`` is
-    who made it (None for the engine's own: a timeout, a recovery), not who started the run."""
-    return [record.entry("signal", user=user, **fields)] if record.wal else []
-
-
 def _open_store(url: str | store.Store) -> store.Store:
     return store.open(url)
-
-
-def _handler_names(compiled: Compiled) -> list[str]:
-    return [
-        name
-        for m in compiled.definition.milestones
-        for name in (m.action, m.compensation)
-        if name is not None
-    ]
