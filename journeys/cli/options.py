@@ -112,7 +112,7 @@ def parse_inputs(inputs_file: Path | None, pairs: Sequence[str]) -> dict[str, An
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
-            raise click.UsageError(f"--input {pair!r}: write KEY=VALUE")
+            raise InputError(f"--input {pair!r}: write KEY=VALUE (for example -i order_id=A-1)")
         inputs[key.strip()] = yaml_value(text, f"--input {key.strip()}") if text else ""
     return inputs
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -25,6 +27,8 @@ from journeys.planning.model import Plan
 from journeys.renderers import FORMATS, diagrams, render
 
 __all__ = ["diagram", "plan"]
+
+_NUMBER = re.compile(r"\d+(\.\d+)?")
 
 _SUFFIXES = {
     ".md": "md",
@@ -89,11 +93,14 @@ def plan(
     """
     chosen = _format(format_, output)
     if template_dir is not None and not template_dir.is_dir():
-        raise JourneyError(f"--template-dir {template_dir}: no such folder")
+        what = "not a folder" if template_dir.exists() else "no such folder"
+        raise JourneyError(f"--template-dir {template_dir}: {what}")
     seconds = None
     if deadline is not None:
         try:
-            seconds = durations.parse(deadline)
+            # on the command line every value is text: "90" is 90 seconds, as in YAML
+            number = float(deadline) if _NUMBER.fullmatch(deadline.strip()) else None
+            seconds = durations.parse(number if number is not None else deadline)
         except ValueError as error:
             raise JourneyError(f"--deadline: {error}") from None
     definition = loader.load_definition(file)
@@ -127,12 +134,15 @@ def plan(
         except OSError as error:
             raise JourneyError(f"cannot write {output}: {error.strerror or error}") from None
         click.echo(
-            f"plan of {made.journey} written to {output}: {len(made.steps)} steps,"
-            f" {len(made.errors)} errors, {len(made.warnings)} warnings",
+            f"plan of {made.journey} written to {output}: {_count(made.steps, 'step')},"
+            f" {_count(made.errors, 'error')}, {_count(made.warnings, 'warning')}",
             err=True,
         )
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        # the text and Markdown a terminal shows: escape sequences from a hostile title or doc
+        # are shown escaped, never obeyed (HTML and JSON are escaped by their renderers)
+        shown = printable(text) if chosen in ("text", "md") else text
+        click.echo(shown, nl=not shown.endswith("\n"))
     if made.errors:
         for issue in made.errors:
             click.echo(printable(f"error: {issue.message}"), err=True)
@@ -174,4 +184,9 @@ def diagram(file: Path, format_: str, output: Path | None) -> None:
         except OSError as error:
             raise JourneyError(f"cannot write {output}: {error.strerror or error}") from None
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        shown = printable(text) if format_ != "svg" else text  # as the plan's text, above
+        click.echo(shown, nl=not shown.endswith("\n"))
+
+
+def _count(items: Sequence[object], noun: str) -> str:
+    return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"

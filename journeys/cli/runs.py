@@ -179,11 +179,12 @@ def navigate(
 
 @cli.command()
 @click.argument("run_id")
+@handlers_option
 @db_option
 @json_option
-def complete(run_id: str, db: str, as_json: bool) -> None:
+def complete(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
     """End a session."""
-    with open_engine(db) as engine:
+    with open_engine(db, handler_modules) as engine:
         report(engine.complete(run_id), as_json)
 
 

@@ -218,9 +218,10 @@ def _step(
     if milestone.is_wait:
         worst = milestone.timeout
     else:
+        # Without a timeout nothing bounds an attempt, whatever its estimate says: the worst
+        # case is unbounded (docs/format.md), and the warning says why.
         per_attempt = milestone.timeout
         if per_attempt is None:
-            per_attempt = estimate.p95 if estimate.p95 is not None else estimate.duration
             if runs != "no":
                 warnings.append(
                     Issue(
@@ -367,7 +368,9 @@ def _durations(
     compiled = compiler.compile(definition)
     if saga and worst is not None:
         undoing: float | None = 0.0
-        for step in running:
+        # The longest path: every step to its worst, the last one failing for good, then the
+        # undoing of all before it (the failed step itself is never compensated).
+        for step in running[:-1]:
             if step.compensation is None:
                 continue
             milestone = compiled.milestones[step.id]

@@ -23,6 +23,7 @@ escapes text for XML itself, so its SVG can go inline in an HTML page.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -85,7 +86,14 @@ def mermaid(diagram: Diagram, *, title: str | None = None) -> str:
     ids = _ids(diagram)
     lines = []
     if title:
-        lines += ["---", f"title: {_mermaid_text(title)}", "---"]
+        # the front matter is YAML: a title with ": ", " #", a quote or a leading "<" or "`"
+        # must be one quoted string (JSON's is YAML's double-quoted form)
+        # must be one quoted string (JSON's is YAML's double-quoted form); < > & as \u escapes,
+        # so no markup reaches whatever shows the source
+        quoted = json.dumps(" ".join(title.split()))
+        for char in "<>&":
+            quoted = quoted.replace(char, f"\\u{ord(char):04x}")
+        lines += ["---", f"title: {quoted}", "---"]
     lines.append("stateDiagram-v2")
     for name, style in _NODE_STYLE.items():
         lines.append(f"  classDef {name} {style}")

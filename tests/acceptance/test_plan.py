@@ -133,3 +133,31 @@ def test_diagram(journeys_cli: Run, tmp_path: Path) -> None:
     else:  # without Graphviz: a clear error, not a traceback
         assert "Graphviz's dot" in drawn.stderr
     assert ROOT.is_dir()
+
+
+def test_a_deadline_in_plain_seconds_and_a_bad_input_pair(journeys_cli: Run) -> None:
+    fine = journeys_cli("plan", "definitions/order_fulfillment.yaml", "--deadline", "90000")
+    assert fine.returncode == 0, fine.stderr
+    short = journeys_cli("plan", "definitions/order_fulfillment.yaml", "--deadline", "60")
+    assert short.returncode == 1 and "beyond the deadline of 60 s" in short.stderr
+    for pair in ("noequals", "=x"):
+        bad = journeys_cli("plan", "definitions/order_fulfillment.yaml", "-i", pair)
+        assert bad.returncode == 1
+        assert bad.stderr.strip().splitlines() == [
+            f"error: --input {pair!r}: write KEY=VALUE (for example -i order_id=A-1)"
+        ]
+
+
+def test_terminal_escapes_in_a_definition_are_shown_not_obeyed(
+    journeys_cli: Run, tmp_path: Path
+) -> None:
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(
+        'journey: hostile\ntitle: "Pwn \\e]0;owned\\a \\e[31mred"\n'
+        'milestones:\n  - {id: a, action: t.step, doc: "x \\e[2J y"}\n'
+    )
+    for format_ in ("text", "md"):
+        shown = journeys_cli("plan", str(hostile), "-f", format_)
+        assert shown.returncode == 0, shown.stderr
+        assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+        assert "\\x1b" in shown.stdout and "owned" in shown.stdout  # shown, escaped

@@ -427,3 +427,20 @@ def test_a_gated_run_with_plan_errors_exits_1_and_a_documented_one_shows_its_doc
     assert "plan" in lines[1] and "2 steps" in lines[1]
     assert any("forward_doc" in line and "Quote 5 items" in line for line in lines)
     assert any("forward_doc" in line and "Bill the quote" in line for line in lines)
+
+
+def test_a_session_is_completed_with_or_without_its_handlers_loaded(
+    journeys_cli: Run, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path}/s.db"
+    env = {"JOURNEYS_DATA_DIR": str(tmp_path / "data")}
+    for run_id, handlers in (("s1", ()), ("s2", ("--handlers", "examples"))):
+        started = journeys_cli(
+            "run", "definitions/mvp_session.yaml", "--handlers", "examples", "--db", db,
+            "--run-id", run_id, "-i", f"session_id={run_id}", "-i", f"workspace_dir={tmp_path}/w",
+            env=env,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        ended = journeys_cli("complete", run_id, *handlers, "--db", db, "--json", env=env)
+        assert ended.returncode == 0, ended.stderr
+        assert json.loads(ended.stdout)["status"] == "completed"

@@ -164,7 +164,9 @@ def test_durations_expected_and_worst_case_and_resources() -> None:
     flight = 4 * 10 + 420
     # no retries but flight's and payment's: hotel and insurance, one attempt of 5 s each
     assert durations.worst_case == flight + 5 + 5 + (2 * 30 + 5)
-    undo = flight + 5 + (2 * 30 + 5)  # the compensations of flight, hotel and payment
+    # the longest path: payment, the last step, fails for good after its every attempt; then
+    # flight and hotel are undone (a failed step is never compensated: not payment's refund)
+    undo = flight + 5
     assert durations.compensation_worst_case == durations.worst_case + undo
     assert dict(plan.resources) == {"api_calls": 3.0, "rooms": 1.0}
 
@@ -278,3 +280,17 @@ def test_templates_cannot_reach_python_internals_at_plan_time() -> None:
     assert preview.evaluate_guard("results.x is defined", names)[0] == "unknown"
     assert preview.evaluate_guard("results.x | default(1)", names)[0] == "unknown"
     assert preview.evaluate_guard("inputs.missing | default(0)", names)[0] == "no"
+
+
+def test_a_step_without_a_timeout_makes_the_worst_case_unbounded_whatever_its_estimate() -> None:
+    definition = journeys.load_definition(
+        "journey: untimed\nmilestones:\n"
+        "  - {id: a, action: t.step, estimate: {duration: 2s}}\n"
+        "  - {id: b, action: t.step, timeout: 5s, retry: {retries: 2, delay: 1s}}\n"
+    )
+    plan = journeys.plan(definition, {})
+    assert plan.steps[0].worst_case is None and plan.steps[1].worst_case is not None
+    assert plan.durations.worst_case is None and plan.durations.unbounded == ("a",)
+    assert "no_timeout" in {w.code for w in plan.warnings}
+    deadline = journeys.plan(definition, {}, deadline=20)
+    assert deadline.ok and "deadline" in {w.code for w in deadline.warnings}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import journeys
@@ -42,7 +43,7 @@ def test_a_plan_draws_the_machine_its_policy_leaves() -> None:
 
 def test_mermaid_source() -> None:
     source = diagrams.mermaid(_whole("mvp_session.yaml"), title="MVP")
-    assert source.startswith("---\ntitle: MVP\n---\nstateDiagram-v2\n")
+    assert source.startswith('---\ntitle: "MVP"\n---\nstateDiagram-v2\n')
     assert '"between pillars"' in source and "[*] --> s0" in source
 
 
@@ -51,3 +52,16 @@ def test_svg_drawn_by_dot(dot: str) -> None:
     assert "<svg" in drawn and "undo:ingest" in drawn
     inline = diagrams.inline_svg(drawn)
     assert inline.startswith("<svg") and "<!--" not in inline
+
+
+def test_a_mermaid_title_is_one_yaml_string_whatever_it_holds() -> None:
+    import yaml
+
+    for title in ("Orders: phase 2 # draft", "``` `", "<script>alert(1)</script> & co", 'say "hi"'):
+        text = f"journey: titled\ntitle: {json.dumps(title)}\n"
+        text += "milestones:\n  - {id: a, action: t.s}\n"
+        definition = journeys.load_definition(text)
+        source = diagrams.mermaid(graph.diagram(compiler.compile(definition)), title=title)
+        front = source.split("---\n")[1]
+        assert yaml.safe_load(front) == {"title": title}
+        assert "<" not in source and "&" not in front
