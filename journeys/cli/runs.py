@@ -227,7 +227,9 @@ def resume(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool
 @cli.command()
 @handlers_option
 @db_option
-@json_option
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print only the recovered runs, as a JSON list."
+)
 def recover(handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
     """Finish every run a crash left unfinished. Run it when no other process is moving runs
     of this store (at start-up); exit 0 when every recovered run completed or waits."""
@@ -262,5 +264,6 @@ def _entry_dict(entry: Entry) -> dict[str, Any]:
         "status": entry.status,
         "payload": entry.payload,
         "error": entry.error,
+        "idempotency_key": entry.idempotency_key,
         "user": entry.user,
     }

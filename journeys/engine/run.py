@@ -152,6 +152,8 @@ class RunRecord:
     policy: dict[str, Any] = field(default_factory=dict)
     checkpoints: dict[str, Any] = field(default_factory=dict)
     rollback_to: str | None = None
+    generations: dict[str, int] = field(default_factory=dict)
+    """How many times a rollback undid each milestone's work; part of its idempotency keys."""
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     due_at: float | None = None
@@ -198,6 +200,7 @@ class RunRecord:
         twin.results = dict(self.results)
         twin.completed = list(self.completed)
         twin.checkpoints = dict(self.checkpoints)
+        twin.generations = dict(self.generations)
         return twin
 
     def entry(self, kind: str, **fields: Any) -> Entry:

@@ -165,7 +165,7 @@ class Runner:
             state = record.state
             if state in TERMINAL:
                 if state == "rolled_back":
-                    self._restore(record, entries)
+                    self._restore(compiled, record, entries)
                 record.status = state  # type: ignore[assignment]
                 self._stop(record, entries)
                 self._tell(record, "finished", error=record.error)
@@ -283,6 +283,9 @@ class Runner:
         if compiled.definition.kind == "session":
             # each visit of a pillar is a new piece of work: its own key, the same on retries
             suffix = f":{record.completed.count(milestone.id) + 1}"
+        generation = record.generations.get(milestone.id)
+        if generation:  # redone after a rollback undid it: new work (see _restore)
+            suffix = f":redo{generation}{suffix}"
         context = Context(
             run_id=record.id,
             journey=record.journey,
@@ -446,13 +449,21 @@ class Runner:
             idempotency_key=call.context.idempotency_key,
         )
 
-    def _restore(self, record: RunRecord, entries: list[Entry]) -> None:
+    def _restore(self, compiled: Compiled, record: RunRecord, entries: list[Entry]) -> None:
         """At the end of a rollback: the results and completions as they were at the
-        checkpoint, and no snapshot of what came after it."""
+        checkpoint, and no snapshot of what came after it. Each milestone whose work the
+        rollback undid starts a new generation: redone after a resume, it is new work, and
+        its calls get new idempotency keys (with the old ones, a handler idempotent by key
+        would take the redo for the undone call and skip it)."""
         target = record.rollback_to
         snapshot = record.checkpoints.get(target or "")
         if target is None or snapshot is None:  # pragma: no cover - engine.rollback checks
             return
+        restored = set(snapshot["completed"])
+        for done in record.completed:
+            milestone = compiled.milestones.get(done)
+            if done not in restored and milestone is not None and milestone.compensation:
+                record.generations[done] = record.generations.get(done, 0) + 1
         record.results = dict(snapshot["results"])
         record.completed = list(snapshot["completed"])
         kept = set(record.completed)

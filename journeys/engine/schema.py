@@ -78,6 +78,8 @@ runs = Table(
     Column("policy", _JSON, nullable=False),
     Column("checkpoints", _JSON, nullable=False),  # snapshots for rollback, by milestone
     Column("rollback_to", String(200)),
+    # milestone -> how many times a rollback undid its work (0004): the redo's keys are new
+    Column("generations", _JSON, nullable=False, server_default="{}"),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("due_at", Float),

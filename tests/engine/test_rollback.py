@@ -135,3 +135,31 @@ def test_with_the_wal_on_checkpoints_and_the_rollback_are_in_the_history(
     ]
     assert ("signal", "rollback", "parse", "completed") in history
     assert ("transition", "rollback", "review", "completed") in history
+
+
+def test_work_redone_after_a_rollback_gets_new_idempotency_keys(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    # A handler idempotent by its key must not take the redo for the call the rollback undid
+    # (the effect would stay undone), nor a second rollback's undo for the first's.
+    run = engine.start(pipeline, run_id="r")
+    engine.rollback(run.id, to="parse")
+    engine.resume(run.id)
+    engine.rollback(run.id, to="parse")
+    engine.resume(run.id)
+    assert engine.advance(run.id, "review").status == "completed"
+    keys = [(c.kind, c.milestone, c.key) for c in recorder.calls]
+    assert keys == [
+        ("do", "ingest", "r:ingest"),
+        ("do", "parse", "r:parse"),
+        ("do", "note", "r:note"),
+        ("do", "embed", "r:embed"),
+        ("undo", "embed", "r:embed:undo"),  # the first rollback undoes the first embed
+        ("do", "note", "r:note"),  # note has no compensation: nothing was undone, same key
+        ("do", "embed", "r:embed:redo1"),
+        ("undo", "embed", "r:embed:redo1:undo"),  # the second undoes the redone embed
+        ("do", "note", "r:note"),
+        ("do", "embed", "r:embed:redo2"),
+        ("do", "expose", "r:expose"),
+    ]
+    assert len({key for _, _, key in keys if "embed" in key}) == 5

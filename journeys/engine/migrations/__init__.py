@@ -21,7 +21,12 @@ from sqlalchemy import Column, Float, Integer, MetaData, Table, func, insert, se
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from journeys.engine.migrations import m0001_initial, m0002_partial_indexes, m0003_updated_by
+from journeys.engine.migrations import (
+    m0001_initial,
+    m0002_partial_indexes,
+    m0003_updated_by,
+    m0004_generations,
+)
 from journeys.errors import JourneyError
 
 __all__ = ["MIGRATIONS", "current", "migrate"]
@@ -39,6 +44,7 @@ MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     m0001_initial.upgrade,
     m0002_partial_indexes.upgrade,
     m0003_updated_by.upgrade,
+    m0004_generations.upgrade,
 )
 """In order; the n-th is migration n. Add one module per change; never edit one that shipped."""
 
