@@ -3,7 +3,7 @@
 ``python -m benchmarks.replay`` (a 1,000,000-entry log, about a minute to fill) runs apart.
 """
 
-from benchmarks import durability, engine, plan, policy
+from benchmarks import durability, engine, plan, policy, workers
 
 engine.main()
 print()
@@ -12,3 +12,5 @@ print()
 policy.main()
 print()
 plan.main()
+print()
+workers.main()

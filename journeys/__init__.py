@@ -21,8 +21,10 @@ from journeys.definitions.model import Definition, Estimate, Milestone, Retry
 from journeys.engine.engine import Engine
 from journeys.engine.policy import ResolvedPolicy
 from journeys.engine.run import Entry, Run
+from journeys.engine.stats import Stats
 from journeys.engine.store import MemoryStore, Store
 from journeys.engine.wal import LogEntry, WriteAheadLog
+from journeys.engine.worker import Worker
 from journeys.errors import (
     AuthorizationError,
     DefinitionError,
@@ -35,6 +37,7 @@ from journeys.errors import (
     RunNotFound,
     StateError,
     StoreError,
+    WaitTimeout,
 )
 from journeys.handlers.context import Context
 from journeys.handlers.registry import Registry, handler
@@ -70,8 +73,11 @@ __all__ = [
     "Run",
     "RunNotFound",
     "StateError",
+    "Stats",
     "Store",
     "StoreError",
+    "WaitTimeout",
+    "Worker",
     "WriteAheadLog",
     "__version__",
     "handler",

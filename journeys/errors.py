@@ -23,6 +23,7 @@ __all__ = [
     "RunNotFound",
     "StateError",
     "StoreError",
+    "WaitTimeout",
     "did_you_mean",
 ]
 
@@ -159,6 +160,10 @@ class PlanError(JourneyError):
             f" shows the whole plan):\n{listed}",
             run_id=run_id,
         )
+
+
+class WaitTimeout(JourneyError, TimeoutError):
+    """``engine.wait`` gave up: the run is still moving (it goes on; wait again)."""
 
 
 class StoreError(JourneyError):

@@ -78,6 +78,7 @@ def open_engine(
     quiet: bool = False,
     new: bool = False,
     policies: Path | None = None,
+    lease: float = 30.0,
 ) -> Engine:
     """An engine on ``db`` with the handler modules loaded. Only ``run`` (``new=True``) may
     create a store: the other commands read runs that must already exist."""
@@ -90,7 +91,7 @@ def open_engine(
         default_registry.load(module)
     default_registry.load_entry_points()
     listener = None if quiet else Progress().show
-    return Engine(db, listener=listener, policies=policies)
+    return Engine(db, listener=listener, policies=policies, lease=lease)
 
 
 def _existing(db: str) -> None:

@@ -24,7 +24,8 @@ from journeys.cli.options import (
 )
 from journeys.cli.output import printable, report, run_dict
 from journeys.definitions import loader
-from journeys.engine.run import Entry
+from journeys.engine.engine import Priority
+from journeys.engine.run import FINISHED, Entry
 
 __all__ = [
     "advance",
@@ -47,6 +48,16 @@ __all__ = [
 @inputs_option
 @click.option("--run-id", help="The run's id; starting an id that exists returns that run.")
 @policy_option
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Only record the run, pending, for a worker (journeys worker) to run; print its id.",
+)
+@click.option(
+    "--priority",
+    type=click.Choice(["high", "normal", "low"]),
+    help="Which queued runs workers take first (default: the journey's priority, or normal).",
+)
 @handlers_option
 @db_option
 @json_option
@@ -56,6 +67,8 @@ def run(
     inputs_file: Path | None,
     run_id: str | None,
     policy_file: Path | None,
+    detach: bool,
+    priority: Priority | None,
     handler_modules: tuple[str, ...],
     db: str,
     as_json: bool,
@@ -63,12 +76,16 @@ def run(
     """Run the journey defined in FILE until it completes, waits or fails.
 
     Each milestone is shown on stderr as it starts, succeeds, retries, fails or is compensated.
-    Exit status 0 when the run completed or waits (for advance), 1 for any other end.
+    Exit status 0 when the run completed or waits (for advance), 1 for any other end. With
+    --detach the run is recorded for the workers and the command returns at once (exit 0).
     """
     definition = loader.load_definition(file)
     inputs = parse_inputs(inputs_file, pairs)
     with open_engine(db, handler_modules, new=True, policies=policy_file) as engine:
-        result = engine.start(definition, inputs, run_id=run_id)
+        result = engine.start(definition, inputs, run_id=run_id, wait=not detach, priority=priority)
+    if detach:
+        report(result, as_json, success=("pending", "running", "waiting", *FINISHED))
+        return
     report(result, as_json, session=definition.kind == "session")
 
 
@@ -231,8 +248,9 @@ def resume(run_id: str, handler_modules: tuple[str, ...], db: str, as_json: bool
     "--json", "as_json", is_flag=True, help="Print only the recovered runs, as a JSON list."
 )
 def recover(handler_modules: tuple[str, ...], db: str, as_json: bool) -> None:
-    """Finish every run a crash left unfinished. Run it when no other process is moving runs
-    of this store (at start-up); exit 0 when every recovered run completed or waits."""
+    """Finish every run a crash left unfinished: those whose process on this machine has
+    exited, and any whose lease expired (a worker elsewhere died). Safe beside live workers;
+    exit 0 when every recovered run completed or waits."""
     with open_engine(db, handler_modules) as engine:
         runs = engine.recover()
     if as_json:

@@ -120,6 +120,7 @@ class Definition:
     title: str = ""
     description: str = ""
     namespace: str = ""
+    priority: str = "normal"
     inputs: Mapping[str, Any] = field(default_factory=_empty)
     policies: Mapping[str, Any] = field(default_factory=_empty)
     retries: Mapping[str, Retry] = field(default_factory=_empty)
@@ -194,6 +195,7 @@ def build(
         title=data.get("title") or _humanize(journey),
         description=data.get("description", ""),
         namespace=data.get("namespace") or journey,
+        priority=data.get("priority", "normal"),
         inputs=freeze(data.get("inputs") or {}),
         policies=freeze(data.get("policies") or {}),
         retries=MappingProxyType(named),

@@ -10,25 +10,30 @@ them) share that core; only the driver differs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Final, Literal
 
 from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
-from journeys.engine import ids, moves, outbox, store
+from journeys.engine import ids, leases, moves, outbox, store
 from journeys.engine import inputs as inputs_module
 from journeys.engine import policy as policy_module
 from journeys.engine import runner as runner_module
+from journeys.engine import stats as stats_module
 from journeys.engine.compiler import Compiled
 from journeys.engine.events import EVENTS, Event, Listener
-from journeys.engine.run import Entry, Run, RunRecord
+from journeys.engine.run import FINISHED, Entry, Run, RunRecord
+from journeys.engine.store import Claimable
 from journeys.engine.wal import WriteAheadLog
 from journeys.errors import (
     JourneyError,
     PlanError,
     StateError,
+    WaitTimeout,
     did_you_mean,
 )
 from journeys.handlers import builtin
@@ -36,7 +41,9 @@ from journeys.handlers.registry import Registry, default_registry
 from journeys.planning import builder as planning_builder
 from journeys.planning.model import Plan
 
-__all__ = ["DEFAULT_STORE", "Authorize", "Engine"]
+__all__ = ["DEFAULT_STORE", "WORK", "Authorize", "Engine", "Priority"]
+
+_LOGGER = logging.getLogger("journeys.engine")
 
 DEFAULT_STORE = "sqlite:///journeys.db"
 
@@ -72,6 +79,7 @@ class Engine:
         inline_delay: float = 5.0,
         listener: Listener | None = None,
         policies: str | os.PathLike[str] | None = None,
+        lease: float = 30.0,
     ) -> None:
         url = store if store is not None else os.environ.get("JOURNEYS_DB", DEFAULT_STORE)
         self.store = _open_store(url)
@@ -79,13 +87,25 @@ class Engine:
         builtin.register(self.registry)
         self._authorize = authorize
         self._policies = policy_module.Policies(policies)
+        if not lease > 0:
+            raise JourneyError(f"lease={lease!r}: a lease is a number of seconds > 0")
+        self.owner = ids.owner()
+        """This engine in the leases of the runs it moves (host, process, a random part)."""
+        self.lease = lease
         self._runner = runner_module.Runner(
-            self.store, self.registry, inline_delay=inline_delay, listener=listener
+            self.store,
+            self.registry,
+            inline_delay=inline_delay,
+            listener=listener,
+            owner=self.owner,
+            lease=lease,
         )
+        self._heart = leases.Heartbeat(self.store, self.owner, lease, self._runner.clock)
         self._moves = moves.Moves(self.store, self.registry, self._runner, authorize)
         self._saved_definitions: set[str] = set()
         self._wal: WriteAheadLog | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loops = threading.local()  # a private event loop per thread (workers have many)
+        self._all_loops: list[asyncio.AbstractEventLoop] = []
         self._lock = threading.Lock()
 
     # --- starting ------------------------------------------------------------------------
@@ -99,20 +119,27 @@ class Engine:
         user: str | None = None,
         run_id: str | None = None,
         policy: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        priority: Priority | None = None,
     ) -> Run:
         """Start a run and drive it until it waits or finishes; return it.
 
         ``definition`` is a :class:`Definition` or a path to one. ``run_id`` makes the start
         idempotent: starting an id that exists returns that run and runs nothing. ``policy``
         overrides the journey's policies for this run (``{"saga": {"enabled": False}}``).
+        With ``wait=False`` the run is only recorded, ``pending``, for a worker
+        (``journeys worker``) to run; :meth:`wait` waits for its outcome. ``priority``
+        (``high``, ``normal``, ``low``; default the journey's) orders the workers' queue.
         Bad inputs raise :class:`~journeys.InputError`, unknown handlers
         :class:`~journeys.HandlerError`, before anything is written.
         """
         prepared, existing = self._begin(
-            definition, inputs, tenant, user, run_id, policy, blocking=True
+            definition, inputs, tenant, user, run_id, policy, blocking=wait, priority=priority
         )
         if existing is not None:
             return existing
+        if not wait:
+            return self._queue(prepared)
         try:
             return self._drive(prepared)
         except runner_module.AlreadyStarted as started:
@@ -127,13 +154,17 @@ class Engine:
         user: str | None = None,
         run_id: str | None = None,
         policy: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        priority: Priority | None = None,
     ) -> Run:
         """:meth:`start` for asyncio: async handlers run on the caller's loop."""
         prepared, existing = self._begin(
-            definition, inputs, tenant, user, run_id, policy, blocking=False
+            definition, inputs, tenant, user, run_id, policy, blocking=False, priority=priority
         )
         if existing is not None:
             return existing
+        if not wait:
+            return self._queue(prepared)
         try:
             return await self._adrive(prepared)
         except runner_module.AlreadyStarted as started:
@@ -149,6 +180,7 @@ class Engine:
         policy: Mapping[str, Any] | None,
         *,
         blocking: bool,
+        priority: Priority | None = None,
     ) -> tuple[moves.Prepared, Run | None]:
         if not isinstance(definition, Definition):
             definition = load_definition(definition)
@@ -175,6 +207,8 @@ class Engine:
             saga=definition.kind == "saga" and bool(values["saga"]["enabled"]),
             wal=bool(values["wal"]["enabled"]),
             policy=values,
+            priority=_priority(priority or definition.priority),
+            namespace=definition.namespace,
         )
         entries = []
         if record.wal:  # the policy it started with, and where each value came from
@@ -202,10 +236,14 @@ class Engine:
         if definition.content_hash not in self._saved_definitions:
             self.store.save_definition(definition)
             self._saved_definitions.add(definition.content_hash)
-        if record.wal:
+        if record.wal and blocking:
             # Created by the drive's first commit, with the first intent: nothing runs before
             # it, and a run that exists already stops the drive there (runner.AlreadyStarted).
             return (compiled, record, entries, False), None
+        if blocking:  # held while this call drives it: no worker takes it meanwhile
+            self._runner.lease_for(record)
+        else:  # queued: due now, held by nobody, for a worker
+            record.due_at = record.created_at
         existing = self.store.create(record, entries)
         if existing is not None:
             return (compiled, record, [], False), _same_journey(existing, definition)
@@ -318,12 +356,39 @@ class Engine:
         return await self._adrive(self._moves.resume(run_id, tenant, user))
 
     def resume_due(self) -> list[Run]:
-        """Continue every run whose retry delay has passed; return them."""
-        return [self._drive(prepared) for prepared in self._moves.due()]
+        """Continue every run that is due (a parked retry or sleep whose time has come, a
+        wait whose deadline passed) and nobody holds; return them. Workers do this
+        continuously (``journeys worker``)."""
+        return self._drive_all(self._claim_runs({"due"}))
 
     async def aresume_due(self) -> list[Run]:
         """:meth:`resume_due` for asyncio."""
-        return [await self._adrive(prepared) for prepared in self._moves.due()]
+        return await self._adrive_all(self._claim_runs({"due"}))
+
+    def wait(self, run_id: str, *, timeout: float | None = None, tenant: str | None = None) -> Run:
+        """Wait until the run stops moving: finished, or waiting for a call from outside
+        (advance, navigate...); a run parked until a due time is still moving. Returns it;
+        raises :class:`~journeys.WaitTimeout` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.01
+        while True:
+            run = self.get(run_id, tenant=tenant)
+            if run.status in FINISHED or (run.status == "waiting" and run.due_at is None):
+                return run
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"run {run_id} is still {run.status} at {run.state!r} after {timeout:g} s",
+                    run_id=run_id,
+                )
+            time.sleep(pause if deadline is None else min(pause, deadline - time.monotonic()))
+            pause = min(pause * 2, 0.5)
+
+    def work(self, *, limit: int = 1, namespaces: Sequence[str] = ()) -> list[Run]:
+        """Claim up to ``limit`` runs that are due for a worker (queued, due, or whose mover
+        died), highest priority first, and drive each; return them. One round of what
+        :class:`~journeys.Worker` does in a loop. A run this engine cannot take (its handlers
+        are not loaded here, ``authorize`` refuses) is left for another worker."""
+        return self._drive_all(self._claim_runs(WORK, limit=limit, namespaces=namespaces))
 
     def recover(self) -> list[Run]:
         """Finish every run a crash left unfinished (``pending``, ``running`` or
@@ -335,24 +400,67 @@ class Engine:
         saga caught compensating goes on compensating. With the WAL off, a run resumes from its
         last stop (start, wait), calling again what it did since.
 
-        Call it when no other process is moving runs of this store (at start-up): until the
-        workers' leases arrive, a run another live process is moving looks interrupted too.
-        A run that another recoverer takes first is left to it.
+        It takes only runs whose mover is gone: a process of this machine that has exited
+        (it is asked at once), or any whose lease has expired (``lease`` seconds after its
+        last sign of life). So it is safe beside live workers, engines and other recoverers;
+        workers do the same by themselves.
         """
-        runs = []
-        for prepared in self._moves.interrupted():
-            try:
-                runs.append(self._drive(prepared))
-            except StateError:  # someone else took it between our load and our claim
-                continue
-        return runs
+        return self._drive_all(self._claim_runs({"interrupted"}, dead_owners=self._dead()))
 
     async def arecover(self) -> list[Run]:
         """:meth:`recover` for asyncio."""
-        runs = []
-        for prepared in self._moves.interrupted():
+        return await self._adrive_all(self._claim_runs({"interrupted"}, dead_owners=self._dead()))
+
+    def _dead(self) -> list[str]:
+        """The lease holders known to be gone: engines of this machine whose process has
+        exited. One on another machine is known to be gone only when its lease expires."""
+        return [owner for owner in self.store.holders() if ids.process_gone(owner)]
+
+    def _queue(self, prepared: moves.Prepared) -> Run:
+        return prepared[1].snapshot()
+
+    def _claim_runs(
+        self,
+        what: Collection[Claimable],
+        *,
+        limit: int = 100_000,
+        namespaces: Sequence[str] = (),
+        dead_owners: Sequence[str] = (),
+    ) -> list[moves.Prepared]:
+        now = self._runner.clock()
+        claimed = self.store.claim(
+            self.owner,
+            now,
+            now + self.lease,
+            what=what,
+            limit=limit,
+            namespaces=namespaces,
+            dead_owners=dead_owners,
+        )
+        self._heart.hold(claimed)  # renewed until driven: a long recovery keeps them all
+        found = []
+        for run_id in claimed:
             try:
-                runs.append(await self._adrive(prepared))
+                found.append(self._moves.take(run_id))
+            except JourneyError as error:
+                self._heart.drop([run_id])  # its lease runs out; another worker may take it
+                _LOGGER.warning("run %s left to others: %s", run_id, error)
+        return found
+
+    def _drive_all(self, prepared: list[moves.Prepared]) -> list[Run]:
+        runs = []
+        for one in prepared:
+            try:
+                runs.append(self._drive(one))
+            except StateError:  # another process took it since (its lease had run out)
+                continue
+        return runs
+
+    async def _adrive_all(self, prepared: list[moves.Prepared]) -> list[Run]:
+        runs = []
+        for one in prepared:
+            try:
+                runs.append(await self._adrive(one))
             except StateError:
                 continue
         return runs
@@ -448,6 +556,20 @@ class Engine:
         self._moves.load(run_id, tenant)
         return self.store.history(run_id)
 
+    def stats(
+        self,
+        journey: str | None = None,
+        *,
+        since: stats_module.Since = None,
+        tenant: str | None = None,
+    ) -> stats_module.Stats:
+        """What the store's runs add up to now: runs by status, failure rate, each milestone's
+        attempts and durations, compensations, and the queue of due work: a
+        :class:`~journeys.Stats`. Only the runs of ``journey``, of ``tenant``, created since
+        ``since`` (a datetime, ISO 8601 text, or a duration such as ``"1h"`` meaning that long
+        ago) are counted. SQL stores only."""
+        return stats_module.stats(self.store, journey=journey, since=since, tenant=tenant)
+
     def definition(self, run_id: str) -> Definition:
         """The exact definition the run started with."""
         return self._moves.load(run_id)[0].definition
@@ -493,8 +615,13 @@ class Engine:
 
     def close(self) -> None:
         """Release the store's connections and the private event loop, if any."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.close()
+        self._heart.stop()
+        ids.forget(self.owner)  # the runs it held (if a failure stopped it) are recoverable
+        with self._lock:
+            loops, self._all_loops = self._all_loops, []
+        for loop in loops:
+            if not loop.is_closed() and not loop.is_running():
+                loop.close()
         self.store.close()
 
     def __enter__(self) -> Engine:
@@ -511,14 +638,23 @@ class Engine:
         # an async handler, and the RuntimeError was taken for the handler's own failure (the run
         # retried, then failed or compensated). The moves prepared so far are only in memory.
         self._refuse_async_in_a_loop(compiled)
-        self._claim(record, entries, claim)
-        runner_module.run_sync(self._runner.drive(compiled, record, entries), self._run_coroutine)
+        self._heart.hold([record.id])
+        try:
+            self._claim(record, entries, claim)
+            drive = self._runner.drive(compiled, record, entries)
+            runner_module.run_sync(drive, self._run_coroutine)
+        finally:
+            self._heart.drop([record.id])
         return record.snapshot()
 
     async def _adrive(self, prepared: moves.Prepared) -> Run:
         compiled, record, entries, claim = prepared
-        self._claim(record, entries, claim)
-        await runner_module.run_async(self._runner.drive(compiled, record, entries))
+        self._heart.hold([record.id])
+        try:
+            self._claim(record, entries, claim)
+            await runner_module.run_async(self._runner.drive(compiled, record, entries))
+        finally:
+            self._heart.drop([record.id])
         return record.snapshot()
 
     def _claim(self, record: RunRecord, entries: list[Entry], claim: bool) -> None:
@@ -531,15 +667,18 @@ class Engine:
         """
         if claim:
             record.updated_at = self._runner.clock()
+            self._runner.lease_for(record)
             self.store.save(record, entries)
             entries.clear()
 
     def _run_coroutine(self, coroutine: Any) -> Any:
-        """Run an async handler for the blocking API, on a private event loop."""
-        with self._lock:
-            if self._loop is None or self._loop.is_closed():
-                self._loop = asyncio.new_event_loop()
-            loop = self._loop
+        """Run an async handler for the blocking API, on this thread's private event loop
+        (one loop cannot run in two threads at once)."""
+        loop: asyncio.AbstractEventLoop | None = getattr(self._loops, "loop", None)
+        if loop is None or loop.is_closed():
+            loop = self._loops.loop = asyncio.new_event_loop()
+            with self._lock:
+                self._all_loops.append(loop)
         return loop.run_until_complete(coroutine)
 
     def _refuse_async_in_a_loop(self, compiled: Compiled) -> None:
@@ -581,3 +720,15 @@ def _check_run_id(run_id: str) -> None:
 
 def _open_store(url: str | store.Store) -> store.Store:
     return store.open(url)
+
+
+Priority = Literal["high", "normal", "low"]
+_PRIORITIES: Final = {"high": 2, "normal": 1, "low": 0}
+WORK: Final[frozenset[Claimable]] = frozenset({"new", "due", "interrupted"})
+"""What a worker takes: queued runs, due runs, runs whose mover died."""
+
+
+def _priority(name: str) -> int:
+    if name not in _PRIORITIES:
+        raise JourneyError(f"priority {name!r}: use high, normal or low")
+    return _PRIORITIES[name]

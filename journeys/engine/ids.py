@@ -9,9 +9,13 @@ millisecond). They are still unique ids: 74 random bits each.
 from __future__ import annotations
 
 import os
+import socket
 import time
 
-__all__ = ["new_id"]
+__all__ = ["forget", "new_id", "owner", "process_gone"]
+
+_OWNERS: set[str] = set()
+"""The owners of this process's open engines."""
 
 
 def new_id() -> str:
@@ -27,3 +31,40 @@ def new_id() -> str:
     )
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def owner() -> str:
+    """Who holds a lease: ``host:pid:random``, unique per engine; this process's until
+    :func:`forget` (the engine closed)."""
+    made = f"{socket.gethostname()}:{os.getpid()}:{new_id()[-12:]}"
+    _OWNERS.add(made)
+    return made
+
+
+def forget(holder: str) -> None:
+    """``holder``, an engine of this process, is closed: its leases are a dead engine's."""
+    _OWNERS.discard(holder)
+
+
+def process_gone(holder: str) -> bool:
+    """Whether ``holder`` (an :func:`owner`) is an engine of this machine whose process has
+    exited (or is a zombie nobody reaped). False when it cannot be known: another machine's,
+    a foreign format, a process that lives (or whose pid was reused: then its lease expires)."""
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid_text = parts[1]
+    pid = int(pid_text)
+    if pid == os.getpid():  # ours: gone once its engine was closed
+        return holder not in _OWNERS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"  # a zombie: it has exited
+    except (OSError, IndexError):
+        return False

@@ -31,7 +31,7 @@ from journeys.errors import (
 )
 from journeys.handlers.registry import Registry
 
-__all__ = ["Moves", "Prepared", "handler_names"]
+__all__ = ["Moves", "Prepared", "handler_names", "signal"]
 
 Prepared = tuple[Compiled, RunRecord, list[Entry], bool]
 """What a call prepared: the machine, the run moved in memory, the history entries of the move,
@@ -119,7 +119,7 @@ class Moves:
     ) -> Prepared:
         compiled, record = self._waiting_at(run_id, milestone, "advance", tenant, user)
         data = runner_module.check_json(data, f"the data given to advance {milestone!r}")
-        entries = _signal(record, user, trigger="advance", milestone=milestone, payload=data)
+        entries = signal(record, user, trigger="advance", milestone=milestone, payload=data)
         record.results[milestone] = data
         record.completed.append(milestone)
         self._move(compiled, record, "succeed", entries)
@@ -129,7 +129,7 @@ class Moves:
         self, run_id: str, milestone: str, error: str, tenant: str | None, user: str | None
     ) -> Prepared:
         compiled, record = self._waiting_at(run_id, milestone, "fail", tenant, user)
-        entries = _signal(record, user, trigger="fail", milestone=milestone, error=str(error))
+        entries = signal(record, user, trigger="fail", milestone=milestone, error=str(error))
         record.error = f"{milestone} failed: {error}"
         self._move(compiled, record, "fail", entries)
         return compiled, record, entries, True
@@ -143,7 +143,7 @@ class Moves:
                 f" {', '.join(compiled.milestones)}",
                 run_id=run_id,
             )
-        entries = _signal(record, user, trigger="navigate", milestone=to)
+        entries = signal(record, user, trigger="navigate", milestone=to)
         self._move(compiled, record, "leave", entries)
         self._move(compiled, record, f"enter:{to}", entries)
         return compiled, record, entries, True
@@ -151,7 +151,7 @@ class Moves:
     def complete(self, run_id: str, tenant: str | None, user: str | None) -> Prepared:
         # ending a session calls no handler: its handlers need not be loaded
         compiled, record = self._session(run_id, "complete", tenant, user, handlers=False)
-        entries = _signal(record, user, trigger="complete", milestone=record.state)
+        entries = signal(record, user, trigger="complete", milestone=record.state)
         self._move(compiled, record, "complete", entries)
         return compiled, record, entries, True
 
@@ -171,7 +171,7 @@ class Moves:
                 " (engine.recover, with the write-ahead log) finishes it",
                 run_id=run_id,
             )
-        entries = _signal(record, user, trigger="cancel", milestone=record.state)
+        entries = signal(record, user, trigger="cancel", milestone=record.state)
         # A run parked between two attempts has ``attempt`` > 1; the compensations that the
         # cancel starts are new calls, numbered from 1 with their full retry budget.
         record.attempt = 1
@@ -216,7 +216,7 @@ class Moves:
                 run_id=run_id,
             )
         self.check_handlers(compiled)
-        entries = _signal(record, user, trigger="rollback", milestone=to)
+        entries = signal(record, user, trigger="rollback", milestone=to)
         record.rollback_to = to
         record.attempt = 1
         self._move(compiled, record, "rollback", entries)
@@ -235,43 +235,38 @@ class Moves:
         order = compiled.definition.ids
         at = order.index(record.rollback_to)
         after = order[at + 1] if at + 1 < len(order) else "completed"
-        entries = _signal(record, user, trigger="resume", milestone=after)
+        entries = signal(record, user, trigger="resume", milestone=after)
         record.rollback_to = None
         self._move(compiled, record, f"resume:{after}", entries)
         return compiled, record, entries, True
 
-    def due(self) -> list[Prepared]:
-        now = self._runner.clock()
-        due: list[Prepared] = []
-        for run_id in self.store.find(["waiting"], due_before=now):
-            compiled, record = self.load(run_id)
-            if record.status != "waiting" or record.due_at is None or record.due_at > now:
-                continue
-            self.check("resume", run_id, record.tenant, record.user)
-            self.check_handlers(compiled)
-            entries: list[Entry] = []
-            waited = compiled.milestones.get(record.state)
-            if waited is not None and waited.is_wait:  # its timeout passed with no advance
-                entries = _signal(record, None, trigger="timeout", milestone=record.state)
-                record.error = (
-                    f"{record.state}: nothing advanced it within its timeout"
-                    f" ({durations.format(waited.timeout or 0)})"
-                )
-                self._move(compiled, record, "fail", entries)
-            due.append((compiled, record, entries, True))
-        return due
-
-    def interrupted(self) -> list[Prepared]:
-        found: list[Prepared] = []
-        for run_id in self.store.find(["pending", "running", "compensating"]):
-            compiled, record = self.load(run_id)
-            if record.status not in ("pending", "running", "compensating"):
-                continue
+    def take(self, run_id: str) -> Prepared:
+        """The move of a run this engine has just claimed (:meth:`Store.claim`): a queued
+        run starts (again, if its starter died before it moved), a due one goes on (its
+        wait's deadline failing it, or its parked retry or sleep resuming), an interrupted
+        one is recovered. A refused or unservable run raises; its lease is left to expire,
+        so another worker may take it, later."""
+        compiled, record = self.load(run_id)
+        entries: list[Entry] = []
+        if record.status in ("running", "compensating"):
             self.check("recover", run_id, record.tenant, record.user)
             self.check_handlers(compiled)
-            entries = _signal(record, None, trigger="recover", milestone=record.state)
-            found.append((compiled, record, entries, True))
-        return found
+            entries = signal(record, None, trigger="recover", milestone=record.state)
+            return compiled, record, entries, True
+        if record.status not in ("pending", "waiting"):  # pragma: no cover - claim's rules
+            raise StateError(f"run {run_id} is {record.status}: nothing to take", run_id=run_id)
+        self.check("resume", run_id, record.tenant, record.user)
+        self.check_handlers(compiled)
+        waited = compiled.milestones.get(record.state)
+        if record.status == "waiting" and waited is not None and waited.is_wait:
+            # its deadline passed with no advance
+            entries = signal(record, None, trigger="timeout", milestone=record.state)
+            record.error = (
+                f"{record.state}: nothing advanced it within its timeout"
+                f" ({durations.format(waited.timeout or 0)})"
+            )
+            self._move(compiled, record, "fail", entries)
+        return compiled, record, entries, True
 
     def _waiting_at(
         self, run_id: str, milestone: str, action: str, tenant: str | None, user: str | None
@@ -349,7 +344,7 @@ class Moves:
         record.status = "compensating" if record.state in compiled.undoes else "running"
 
 
-def _signal(record: RunRecord, user: str | None, **fields: Any) -> list[Entry]:
+def signal(record: RunRecord, user: str | None, **fields: Any) -> list[Entry]:
     """The history entry of a call from outside, when the run writes its history: ``user`` is
     who made it (None for the engine's own: a timeout, a recovery), not who started the run."""
     return [record.entry("signal", user=user, **fields)] if record.wal else []

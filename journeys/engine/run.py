@@ -159,6 +159,14 @@ class RunRecord:
     due_at: float | None = None
     seq: int = 0
     row_version: int = 0
+    lease_owner: str | None = None
+    """The engine driving the run now (None when nobody is): see :mod:`journeys.engine.worker`."""
+    lease_expires_at: float | None = None
+    priority: int = 1
+    """Which due runs workers take first: 2 high, 1 normal, 0 low."""
+    namespace: str | None = None
+    sleep_until: float | None = None
+    """When a ``builtin.sleep`` that parked the run ends."""
 
     def scope(self) -> dict[str, Any]:
         """The names templates and guards see."""

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final, Literal
 
 from jinja2 import Undefined
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
@@ -45,6 +45,7 @@ from journeys.handlers.registry import Handler, Registry
 
 __all__ = [
     "FAULT_POINTS",
+    "SLEEP",
     "AlreadyStarted",
     "Call",
     "Outcome",
@@ -138,11 +139,16 @@ class Runner:
         inline_delay: float = 5.0,
         clock: Callable[[], float] = time.time,
         listener: Listener | None = None,
+        owner: str = "",
+        lease: float = 30.0,
     ) -> None:
         if _FAULTS_ERROR is not None:
             raise JourneyError(_FAULTS_ERROR)
         self.store = store
         self.registry = registry
+        self.owner = owner
+        """Who this runner's engine is, in the leases of the runs it drives."""
+        self.lease = lease
         self.inline_delay = inline_delay
         self.clock = clock
         self.listener = listener
@@ -191,6 +197,12 @@ class Runner:
                 self._stop(record, entries)
                 self._tell(record, "waiting", milestone.id)
                 return
+            if name == SLEEP and not undoing:
+                slept = self._sleeps(compiled, record, milestone, entries)
+                if slept == "parked":
+                    return  # until the sleep ends: nothing waits for it in this process
+                if slept == "woke":
+                    continue  # the milestone is done
             try:
                 call = self._call(compiled, record, milestone, name, undoing)
             except JourneyError as error:  # unknown handler, template error: no retry helps
@@ -270,6 +282,47 @@ class Runner:
                 undoing=undoing,
                 milestone=milestone,
             )
+
+    def _sleeps(
+        self, compiled: Compiled, record: RunRecord, milestone: Milestone, entries: list[Entry]
+    ) -> Literal["parked", "woke"] | None:
+        """A ``builtin.sleep`` longer than ``inline_delay`` parks the run (``waiting`` until
+        the sleep ends, ``sleep_until``) instead of holding a thread; once due, the milestone
+        completes without a call. None for a short sleep, called like any handler."""
+        now = self.clock()
+        try:
+            seconds = float(render_args(milestone, record).get("seconds", 0))
+        except (JourneyError, TypeError, ValueError):
+            return None  # the call reports it
+        if record.sleep_until is not None:
+            until = record.sleep_until
+            if now < until:  # taken up early: back to sleep until it is due
+                self._park(record, entries, until)
+                return "parked"
+            record.sleep_until = None
+            self._succeeded(compiled, record, milestone, seconds, entries, False, 0.0)
+            return "woke"
+        if seconds <= self.inline_delay:
+            return None
+        record.sleep_until = now + seconds
+        if _documents(record):
+            entries.append(forward_doc(milestone, record, {"seconds": seconds}))
+        self._log(
+            record,
+            entries,
+            kind="operation",
+            milestone=milestone.id,
+            status="pending",
+            payload={"sleep_until": record.sleep_until},
+        )
+        self._park(record, entries, record.sleep_until)
+        self._tell(record, "waiting", milestone.id)
+        return "parked"
+
+    def _park(self, record: RunRecord, entries: list[Entry], until: float) -> None:
+        record.status = "waiting"
+        record.due_at = until
+        self._stop(record, entries)
 
     def _call(
         self, compiled: Compiled, record: RunRecord, milestone: Milestone, name: str, undoing: bool
@@ -487,8 +540,19 @@ class Runner:
             kind = fields.pop("kind")
             entries.append(record.entry(kind, attempt=record.attempt, **fields))
 
+    def lease_for(self, record: RunRecord) -> None:
+        """Hold the run while it moves (its lease, renewed by each save and by the engine's
+        heartbeat), let it go when it stops: a worker takes a moving run only once its lease
+        has expired, that is, once whoever moved it has died."""
+        if record.status in ("running", "compensating", "pending"):
+            record.lease_owner = self.owner
+            record.lease_expires_at = self.clock() + self.lease
+        else:
+            record.lease_owner = record.lease_expires_at = None
+
     def _save(self, record: RunRecord, entries: list[Entry]) -> None:
         record.updated_at = self.clock()
+        self.lease_for(record)
         if record.row_version == 0:  # a new run with the WAL on: its first commit creates it
             existing = self.store.create(record, entries)
             if existing is not None:
@@ -512,6 +576,10 @@ class Runner:
 
     def _stop(self, record: RunRecord, entries: list[Entry]) -> None:
         self._save(record, entries)
+
+
+SLEEP: Final = "builtin.sleep"
+"""The handler whose long sleeps park the run rather than a thread."""
 
 
 def _documents(record: RunRecord) -> bool:

@@ -85,9 +85,13 @@ runs = Table(
     Column("due_at", Float),
     Column("seq", Integer, nullable=False),
     Column("row_version", Integer, nullable=False),
-    Column("lease_owner", String(200)),
+    Column("lease_owner", String(200)),  # the engine driving it now, until lease_expires_at
     Column("lease_expires_at", Float),
+    Column("priority", Integer, nullable=False, server_default="1"),  # 2 high, 1 normal, 0 low
+    Column("namespace", String(200)),  # the journey's, for workers that serve some namespaces
+    Column("sleep_until", Float),  # a builtin.sleep that parked the run ends then (0005)
     Index("journeys_runs_status_due", "status", "due_at"),
+    Index("journeys_runs_claim", "status", "priority", "due_at"),  # what workers take first
     Index(
         "journeys_runs_tenant",
         "tenant_id",

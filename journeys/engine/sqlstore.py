@@ -12,10 +12,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
@@ -26,7 +37,7 @@ from journeys.engine import ids, migrations, schema
 from journeys.engine.events import Lineage
 from journeys.engine.prepared import Prepared
 from journeys.engine.run import Entry, RunRecord, Status
-from journeys.engine.store import Store
+from journeys.engine.store import Claimable, Store
 from journeys.errors import JourneyError, StateError, StoreError
 
 __all__ = ["SqlStore"]
@@ -55,6 +66,11 @@ _RUN_FIELDS = (
     "updated_at",
     "due_at",
     "seq",
+    "lease_owner",
+    "lease_expires_at",
+    "priority",
+    "namespace",
+    "sleep_until",
 )
 
 
@@ -315,6 +331,90 @@ class SqlStore(Store):
         with self._connect() as connection:
             return list(connection.execute(query.order_by(runs.c.created_at)).scalars())
 
+    def claim(
+        self,
+        owner: str,
+        now: float,
+        until: float,
+        *,
+        what: Collection[Claimable],
+        limit: int,
+        namespaces: Collection[str] = (),
+        dead_owners: Collection[str] = (),
+    ) -> list[str]:
+        runs = schema.runs
+        # the same rules as store.claimable, in SQL
+        held, free = runs.c.lease_owner.is_not(None), runs.c.lease_owner.is_(None)
+        gone = runs.c.lease_expires_at < now
+        if dead_owners:
+            gone = or_(gone, runs.c.lease_owner.in_(list(dead_owners)))
+        expired = and_(held, gone)
+        wanted = []
+        if "new" in what:
+            wanted.append(and_(runs.c.status == "pending", free))
+        if "due" in what:
+            wanted.append(
+                and_(runs.c.status == "waiting", runs.c.due_at <= now, or_(free, expired))
+            )
+        if "interrupted" in what:
+            wanted.append(and_(runs.c.status == "pending", expired))
+            wanted.append(and_(runs.c.status.in_(["running", "compensating"]), or_(free, expired)))
+        if not wanted or limit <= 0:
+            return []
+        pick = select(runs.c.id).where(or_(*wanted))
+        if namespaces:
+            pick = pick.where(runs.c.namespace.in_(list(namespaces)))
+        pick = pick.order_by(
+            runs.c.priority.desc(), func.coalesce(runs.c.due_at, runs.c.created_at), runs.c.id
+        ).limit(limit)
+        if self.dialect == "postgresql":
+            # rows another worker is claiming are skipped, not waited for
+            pick = pick.with_for_update(skip_locked=True)
+        # One statement: on SQLite it holds the write lock from the pick to the update, on
+        # PostgreSQL the picked rows are locked; either way no two claimers take one run.
+        statement = (
+            update(runs)
+            .where(runs.c.id.in_(pick.scalar_subquery()))
+            .values(lease_owner=owner, lease_expires_at=until, row_version=runs.c.row_version + 1)
+            .returning(runs.c.id)
+        )
+        with self._connect() as connection:
+            return list(connection.execute(statement).scalars())
+
+    def holders(self) -> set[str]:
+        runs = schema.runs
+        with self._connect() as connection:
+            return set(
+                connection.execute(
+                    select(runs.c.lease_owner)
+                    .where(
+                        runs.c.lease_owner.is_not(None),
+                        runs.c.status.in_(["pending", "running", "compensating"]),
+                    )
+                    .distinct()
+                ).scalars()
+            )
+
+    def renew(self, owner: str, run_ids: Collection[str], until: float) -> None:
+        if run_ids:
+            runs = schema.runs
+            with self._connect() as connection:
+                connection.execute(
+                    update(runs)
+                    .where(runs.c.id.in_(list(run_ids)), runs.c.lease_owner == owner)
+                    .values(lease_expires_at=until)
+                )
+
+    def release(self, owner: str, run_ids: Collection[str]) -> None:
+        if run_ids:
+            runs = schema.runs
+            with self._connect() as connection:
+                connection.execute(
+                    update(runs)
+                    .where(runs.c.id.in_(list(run_ids)), runs.c.lease_owner == owner)
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -374,6 +474,9 @@ _CHANGING = (
     "due_at",
     "seq",
     "row_version",
+    "lease_owner",
+    "lease_expires_at",
+    "sleep_until",
 )
 """What a save can change; inputs, policy and the run's identity are written once, at create."""
 

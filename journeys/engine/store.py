@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from typing import Literal
 
 from journeys.definitions.model import Definition
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.errors import JourneyError, StateError
 
-__all__ = ["MemoryStore", "Store", "open"]
+__all__ = ["Claimable", "MemoryStore", "Store", "claimable", "open"]
+
+Claimable = Literal["new", "due", "interrupted"]
+"""What a worker takes: see :meth:`Store.claim`."""
 
 
 class Store(ABC):
@@ -59,6 +63,41 @@ class Store(ABC):
     @abstractmethod
     def find(self, statuses: Iterable[Status], due_before: float | None = None) -> list[str]:
         """Ids of runs in these statuses (and, if given, due before that time), oldest first."""
+
+    @abstractmethod
+    def claim(
+        self,
+        owner: str,
+        now: float,
+        until: float,
+        *,
+        what: Collection[Claimable],
+        limit: int,
+        namespaces: Collection[str] = (),
+        dead_owners: Collection[str] = (),
+    ) -> list[str]:
+        """Take up to ``limit`` runs that nobody holds (no lease, or an expired one) and that
+        are ``what`` asks for: ``new`` (``pending`` and never held: started with
+        ``wait=False``), ``due`` (``waiting`` whose ``due_at`` has passed: a parked retry, a
+        sleep, a wait's deadline) or ``interrupted`` (``pending``, ``running`` or
+        ``compensating`` whose holder's lease expired: it died). Highest priority first,
+        then the oldest due. Each taken run is leased to ``owner`` until ``until`` and gets a
+        new ``row_version``, so a holder that only seemed dead can no longer save it. Two
+        claimers never take the same run. A lease held by one of ``dead_owners`` (engines
+        known to be gone) counts as expired."""
+
+    @abstractmethod
+    def holders(self) -> set[str]:
+        """The owners of the leases on unfinished runs (``pending``, ``running``,
+        ``compensating``): recovery asks which of them are dead."""
+
+    @abstractmethod
+    def renew(self, owner: str, run_ids: Collection[str], until: float) -> None:
+        """Extend ``owner``'s leases of ``run_ids`` (those it still holds) to ``until``."""
+
+    @abstractmethod
+    def release(self, owner: str, run_ids: Collection[str]) -> None:
+        """Let go of ``owner``'s leases of ``run_ids`` without moving the runs."""
 
     def close(self) -> None:  # noqa: B027 - most stores have nothing to release
         """Release connections."""
@@ -132,6 +171,79 @@ class MemoryStore(Store):
                 and (due_before is None or (r.due_at is not None and r.due_at <= due_before))
             ]
         return [r.id for r in sorted(found, key=lambda r: r.created_at)]
+
+    def claim(
+        self,
+        owner: str,
+        now: float,
+        until: float,
+        *,
+        what: Collection[Claimable],
+        limit: int,
+        namespaces: Collection[str] = (),
+        dead_owners: Collection[str] = (),
+    ) -> list[str]:
+        with self._lock:
+            found = [
+                r
+                for r in self._runs.values()
+                if claimable(r, now, what, dead_owners=dead_owners)
+                and (not namespaces or r.namespace in namespaces)
+            ]
+            found.sort(key=lambda r: (-r.priority, r.due_at or r.created_at))
+            for record in found[:limit]:
+                record.lease_owner, record.lease_expires_at = owner, until
+                record.row_version += 1
+            return [r.id for r in found[:limit]]
+
+    def holders(self) -> set[str]:
+        with self._lock:
+            return {
+                r.lease_owner
+                for r in self._runs.values()
+                if r.lease_owner is not None and r.status in ("pending", "running", "compensating")
+            }
+
+    def renew(self, owner: str, run_ids: Collection[str], until: float) -> None:
+        with self._lock:
+            for run_id in run_ids:
+                record = self._runs.get(run_id)
+                if record is not None and record.lease_owner == owner:
+                    record.lease_expires_at = until
+
+    def release(self, owner: str, run_ids: Collection[str]) -> None:
+        with self._lock:
+            for run_id in run_ids:
+                record = self._runs.get(run_id)
+                if record is not None and record.lease_owner == owner:
+                    record.lease_owner = record.lease_expires_at = None
+
+
+def claimable(
+    record: RunRecord,
+    now: float,
+    what: Collection[Claimable],
+    *,
+    dead_owners: Collection[str] = (),
+) -> bool:
+    """Whether a worker may take ``record`` now (see :meth:`Store.claim`)."""
+    held = record.lease_owner is not None
+    expired = held and ((record.lease_expires_at or 0.0) < now or record.lease_owner in dead_owners)
+    if record.status == "pending":  # queued (nobody ever held it), or its starter died
+        return ("new" in what and not held) or ("interrupted" in what and expired)
+    if record.status == "waiting":
+        return (
+            "due" in what
+            and record.due_at is not None
+            and record.due_at <= now
+            and (not held or expired)
+        )
+    # running or compensating: its mover died (or it predates leases)
+    return (
+        "interrupted" in what
+        and record.status in ("running", "compensating")
+        and (not held or expired)
+    )
 
 
 def _copy(record: RunRecord) -> RunRecord:

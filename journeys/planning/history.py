@@ -7,31 +7,32 @@ runs with the WAL policy on have them. Retries and their delays are not in the f
 declared ``estimate``, it is what one attempt takes, and the plan adds retries for the worst case.
 
 The SQL stores are read with one query on the log joined to the journey's most recent runs
-(:data:`RECENT` of them); other stores through the :class:`~journeys.engine.store.Store`
-interface.
+(:data:`RECENT` of them), the database computing the figures (:func:`durations`, which
+``journeys stats`` shares); other stores are read through the :class:`~journeys.engine.store.Store`
+interface and the figures computed here.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Connection, and_, distinct, func, or_, select
 
 from journeys.engine import schema
 from journeys.engine.run import Entry, Status
 from journeys.engine.store import Store
 
-__all__ = ["RECENT", "Learned", "learn"]
+__all__ = ["RECENT", "Learned", "durations", "entries_of", "learn"]
 
 RECENT: Final = 1000
 """How many of a journey's latest runs the estimates rest on, at most."""
 
 _ALL_STATUSES: Final = typing.get_args(Status)  # every run, finished or not
+_P95: Final = 95
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +48,10 @@ class Learned:
 
 def learn(store: Store, journey: str, *, recent: int = RECENT) -> dict[str, Learned]:
     """The observed durations of ``journey``'s milestones in ``store``, by milestone id."""
-    rows: Iterable[tuple[str, str | None, int | None, str, float]]
     transaction = getattr(store, "transaction", None)
-    if transaction is not None:
-        rows = _sql_rows(transaction, journey, recent)
-    else:
-        rows = _store_rows(store, journey, recent)
-    return _estimates(rows)
-
-
-def _sql_rows(
-    transaction: Any, journey: str, recent: int
-) -> list[tuple[str, str | None, int | None, str, float]]:
-    runs, wal = schema.runs, schema.wal
+    if transaction is None:
+        return _estimates(_store_rows(store, journey, recent))
+    runs = schema.runs
     latest = (
         select(runs.c.id)
         .where(runs.c.journey == journey)
@@ -67,13 +59,103 @@ def _sql_rows(
         .limit(recent)
         .scalar_subquery()
     )
-    query = (
-        select(wal.c.run_id, wal.c.milestone, wal.c.attempt, wal.c.status, wal.c.created_at)
-        .where(wal.c.run_id.in_(latest), wal.c.kind == "operation")
-        .order_by(wal.c.run_id, wal.c.seq)
-    )
     with transaction() as connection:
-        return [tuple(row) for row in connection.execute(query)]
+        found = durations(connection, runs.c.journey == journey, runs.c.id.in_(latest))
+    return {milestone: learned for (_journey, milestone), learned in found.items()}
+
+
+def durations(
+    connection: Connection, *where: ColumnElement[bool]
+) -> dict[tuple[str, str], Learned]:
+    """The durations of the successful attempts of the runs matching ``where`` (conditions on
+    :data:`~journeys.engine.schema.runs`), by journey and milestone, computed by the database:
+    one query whose answer is at most three rows per milestone, however many runs there are.
+
+    An attempt's intent is the latest ``pending`` operation entry of its run, milestone and
+    attempt before its ``completed`` outcome (found through the log's ``(run_id, seq)`` index);
+    the median and 95th percentile (nearest rank) are the same as :func:`_estimates` gives.
+    """
+    wal, intent = schema.wal, schema.wal.alias("intent")
+    started = (
+        select(intent.c.created_at)
+        .where(
+            intent.c.run_id == wal.c.run_id,
+            intent.c.seq < wal.c.seq,
+            intent.c.kind == "operation",
+            intent.c.status == "pending",
+            intent.c.milestone == wal.c.milestone,
+            intent.c.attempt == wal.c.attempt,
+        )
+        .order_by(intent.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    journey, of_runs = entries_of(*where)
+    successes = (
+        select(
+            journey,
+            wal.c.milestone,
+            wal.c.run_id,
+            # NULL for an outcome without its intent (no sample); below 0 if a clock was set
+            # back, counted as 0 once ranked (ranks do not change)
+            (wal.c.created_at - started).label("seconds"),
+        )
+        .where(of_runs, wal.c.kind == "operation", wal.c.status == "completed")
+        .cte("successes")
+    )
+    group = (successes.c.journey, successes.c.milestone)
+    timed = successes.c.seconds.is_not(None)
+    ranked = (
+        select(
+            *group,
+            successes.c.seconds,
+            func.row_number().over(partition_by=group, order_by=successes.c.seconds).label("rank"),
+            func.count().over(partition_by=group).label("n"),
+        )
+        .where(timed)
+        .subquery("ranked")
+    )
+    counted = (
+        select(*group, func.count(distinct(successes.c.run_id)).label("runs"))
+        .where(timed)
+        .group_by(*group)
+        .subquery("counted")
+    )
+    n, rank = ranked.c.n, ranked.c.rank
+    query = (
+        select(ranked.c.journey, ranked.c.milestone, ranked.c.seconds, rank, n, counted.c.runs)
+        .join(
+            counted,
+            and_(counted.c.journey == ranked.c.journey, counted.c.milestone == ranked.c.milestone),
+        )
+        # the median's one or two middle ranks, and the 95th percentile's: ceil(0.95 n)
+        .where(or_(rank == (n + 1) // 2, rank == n // 2 + 1, rank == (n * _P95 + 99) // 100))
+    )
+    picked: dict[tuple[str, str], tuple[int, int, dict[int, float]]] = {}
+    for name, milestone, seconds, at, count, in_runs in connection.execute(query):
+        picked.setdefault((name, milestone), (count, in_runs, {}))[2][at] = max(0.0, seconds)
+    return {
+        key: Learned(
+            median=(values[(count + 1) // 2] + values[count // 2 + 1]) / 2,
+            p95=values[_rank(count, _P95)],
+            runs=runs_seen,
+            samples=count,
+        )
+        for key, (count, runs_seen, values) in picked.items()
+    }
+
+
+def entries_of(*where: ColumnElement[bool]) -> tuple[ColumnElement[str], ColumnElement[bool]]:
+    """The journey of a log entry's run, and a condition on log entries: of the runs matching
+    ``where`` (conditions on :data:`~journeys.engine.schema.runs`).
+
+    Spelt ``run_id IN (SELECT id FROM journeys_runs WHERE ...)`` rather than as a join, so that
+    the databases go from the runs selected to their entries by the log's ``(run_id, seq)``
+    index (SQLite, free to choose the order of a join, would scan the whole log instead).
+    """
+    runs, wal = schema.runs, schema.wal
+    journey = select(runs.c.journey).where(runs.c.id == wal.c.run_id).scalar_subquery()
+    return journey.label("journey"), wal.c.run_id.in_(select(runs.c.id).where(*where))
 
 
 def _store_rows(
@@ -112,7 +194,7 @@ def _estimates(
     return {
         milestone: Learned(
             median=statistics.median(values),
-            p95=_percentile(values, 0.95),
+            p95=_percentile(values, _P95),
             runs=len(runs[milestone]),
             samples=len(values),
         )
@@ -120,6 +202,12 @@ def _estimates(
     }
 
 
-def _percentile(values: list[float], fraction: float) -> float:
+def _percentile(values: list[float], percent: int) -> float:
     ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+    return ordered[_rank(len(ordered), percent) - 1]
+
+
+def _rank(count: int, percent: int) -> int:
+    """The nearest rank (from 1) of the ``percent``-th percentile of ``count`` values:
+    ceil(percent * count / 100), in whole numbers, as the SQL of :func:`durations` has it."""
+    return max(1, (count * percent + 99) // 100)

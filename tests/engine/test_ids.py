@@ -34,3 +34,24 @@ def test_ids_carry_the_millisecond_they_were_made_and_sort_by_it() -> None:
 def test_ids_do_not_repeat(count: int) -> None:
     made = [ids.new_id() for _ in range(count)]
     assert len(set(made)) == count
+
+
+def test_a_lease_holder_is_gone_only_when_this_machine_can_tell() -> None:
+    import socket
+    import subprocess
+    import sys
+
+    mine = ids.owner()
+    assert not ids.process_gone(mine)  # an open engine of this process
+    ids.forget(mine)
+    assert ids.process_gone(mine)  # closed: its leases are a dead engine's
+    exited = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert ids.process_gone(f"{socket.gethostname()}:{exited}:0123456789ab")
+    assert not ids.process_gone(f"{socket.gethostname()}:1:0123456789ab")  # init lives
+    assert not ids.process_gone("another-host:1234:0123456789ab")  # only its lease tells
+    assert not ids.process_gone("not an owner")

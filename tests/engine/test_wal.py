@@ -3,7 +3,7 @@ the call, its outcome and the transition after; with it off, nothing but the run
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import pytest
@@ -67,6 +67,21 @@ class Counting(journeys.Store):
 
     def find(self, statuses: Iterable[Status], due_before: float | None = None) -> list[str]:
         return self.inner.find(statuses, due_before)
+
+    def claim(self, owner: str, now: float, until: float, **options: Any) -> list[str]:
+        self.writes.append(("claim", 0))
+        return self.inner.claim(owner, now, until, **options)
+
+    def holders(self) -> set[str]:
+        return self.inner.holders()
+
+    def renew(self, owner: str, run_ids: Collection[str], until: float) -> None:
+        self.writes.append(("renew", len(run_ids)))
+        self.inner.renew(owner, run_ids, until)
+
+    def release(self, owner: str, run_ids: Collection[str]) -> None:
+        self.writes.append(("release", len(run_ids)))
+        self.inner.release(owner, run_ids)
 
     def close(self) -> None:
         self.inner.close()

@@ -26,6 +26,7 @@ from journeys.engine.migrations import (
     m0002_partial_indexes,
     m0003_updated_by,
     m0004_generations,
+    m0005_workers,
 )
 from journeys.errors import JourneyError
 
@@ -45,6 +46,7 @@ MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     m0002_partial_indexes.upgrade,
     m0003_updated_by.upgrade,
     m0004_generations.upgrade,
+    m0005_workers.upgrade,
 )
 """In order; the n-th is migration n. Add one module per change; never edit one that shipped."""
 
