@@ -369,8 +369,8 @@ class Runner:
         (a session pillar)."""
         try:
             value = check_json(value, f"{milestone.id}: the handler's result")
-        except JourneyError as error:
-            self._fail(compiled, record, entries, str(error), undoing=undoing)
+        except JourneyError as error:  # the attempt's outcome is a failure, logged as one
+            self._fail(compiled, record, entries, str(error), undoing=undoing, milestone=milestone)
             return True
         self._tell(record, "compensated" if undoing else "succeeded", milestone.id, seconds=took)
         if record.wal:

@@ -185,3 +185,17 @@ milestones:
     run = engine.start(definition)
     assert run.status == "compensated"
     assert run.error is not None and "second: the handler's result is not JSON data" in run.error
+
+
+def test_a_result_that_is_not_json_is_logged_as_the_attempt_s_failed_outcome(
+    engine: journeys.Engine, registry: journeys.Registry
+) -> None:
+    registry.register("t.object", lambda ctx: object())
+    definition = journeys.load_definition(
+        "journey: not_json_logged\nmilestones:\n  - {id: only, action: t.object}\n"
+        "policies: {wal: {enabled: true}}\n"
+    )
+    run = engine.start(definition)
+    assert run.status == "failed"
+    outcomes = [(e.kind, e.status) for e in engine.history(run.id) if e.milestone == "only"]
+    assert outcomes[:2] == [("operation", "pending"), ("operation", "failed")]
