@@ -640,7 +640,7 @@ class Engine:
         self._refuse_async_in_a_loop(compiled)
         self._heart.hold([record.id])
         try:
-            self._claim(record, entries, claim)
+            self._claim(compiled, record, entries, claim)
             drive = self._runner.drive(compiled, record, entries)
             runner_module.run_sync(drive, self._run_coroutine)
         finally:
@@ -651,22 +651,28 @@ class Engine:
         compiled, record, entries, claim = prepared
         self._heart.hold([record.id])
         try:
-            self._claim(record, entries, claim)
+            self._claim(compiled, record, entries, claim)
             await runner_module.run_async(self._runner.drive(compiled, record, entries))
         finally:
             self._heart.drop([record.id])
         return record.snapshot()
 
-    def _claim(self, record: RunRecord, entries: list[Entry], claim: bool) -> None:
+    def _claim(
+        self, compiled: Compiled, record: RunRecord, entries: list[Entry], claim: bool
+    ) -> None:
         """Write the move a call made to an existing run before any handler runs.
 
         The write is conditional on the run being as it was loaded, so of two callers moving
         the same run at once (two advances, a cancel racing an advance, two resumers) one wins
         and the other gets a :class:`StateError` having run nothing; and ``journeys status``
-        shows the run ``running`` while it runs, not still ``waiting``.
+        shows the run ``running`` while it runs, not still ``waiting``. It is written moving
+        and leased to this engine, no longer due: until this engine stops it (or dies), no
+        worker takes it again, whatever its WAL policy (with the WAL off nothing else is
+        written before it stops).
         """
         if claim:
             record.updated_at = self._runner.clock()
+            self._runner.moving(compiled, record)
             self._runner.lease_for(record)
             self.store.save(record, entries)
             entries.clear()

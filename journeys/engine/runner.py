@@ -163,9 +163,7 @@ class Runner:
         ``entries`` are history entries of what the caller already did to the run (a signal,
         a transition), saved with the drive's first write.
         """
-        record.due_at = None
-        if record.status not in ("compensating", "running"):
-            record.status = "compensating" if record.state in compiled.undoes else "running"
+        self.moving(compiled, record)
         entries = entries if entries is not None else []
         while True:
             state = record.state
@@ -539,6 +537,13 @@ class Runner:
         if record.wal:
             kind = fields.pop("kind")
             entries.append(record.entry(kind, attempt=record.attempt, **fields))
+
+    @staticmethod
+    def moving(compiled: Compiled, record: RunRecord) -> None:
+        """The run is about to move: ``running`` (or ``compensating``), due no more."""
+        record.due_at = None
+        if record.status not in ("compensating", "running"):
+            record.status = "compensating" if record.state in compiled.undoes else "running"
 
     def lease_for(self, record: RunRecord) -> None:
         """Hold the run while it moves (its lease, renewed by each save and by the engine's

@@ -196,3 +196,33 @@ def test_recover_takes_runs_of_dead_processes_not_of_live_ones(
     (recovered,) = engine.recover()
     assert (recovered.id, recovered.status) == (dead.id, "completed")
     assert engine.get(live.id).status == engine.get(elsewhere.id).status == "running"
+
+
+@pytest.mark.parametrize("wal", [False, True])
+def test_a_due_run_being_moved_is_nobody_else_s_whatever_its_wal_policy(
+    make_engine: MakeEngine, registry: journeys.Registry, wal: bool
+) -> None:
+    # With the WAL off nothing is written between a claim and the run's stop: the claim
+    # itself must leave the run moving and leased, or every worker takes it again and again.
+    engine = make_engine(inline_delay=0.05)
+    other = quiet_worker(make_engine(store=engine.store))
+    seen: list[bool] = []
+
+    def after(ctx: journeys.Context) -> None:
+        seen.append(other.run_one())  # another worker, while this one moves the run
+
+    registry.register("t.after", after)
+    definition = journeys.load_definition(
+        "journey: napping\nmilestones:\n"
+        "  - {id: nap, action: builtin.sleep, with: {seconds: 0.1}}\n"
+        "  - {id: after, action: t.after}\n"
+        f"policies: {{wal: {{enabled: {str(wal).lower()}}}}}\n"
+    )
+    run = engine.start(definition)
+    assert run.status == "waiting" and run.due_at is not None  # parked, nobody sleeping
+    time.sleep(0.15)
+    worker = quiet_worker(engine)
+    assert worker.run_one() is True
+    assert seen == [False]  # the other worker found nothing to take
+    assert engine.get(run.id).status == "completed"
+    assert [e["event"] for e in worker.events] == ["claimed", "moved"]  # type: ignore[attr-defined]
