@@ -89,8 +89,26 @@ def render(
         raise JourneyError(f"template not found: {error.name}") from error
     except TemplateError as error:
         raise JourneyError(
-            f"template {name} failed: {type(error).__name__}: {error.message or error}"
+            f"{_where(error, name)}: template failed: {type(error).__name__}:"
+            f" {error.message or error}"
         ) from error
+    except Exception as error:  # a user's template can fail in plain Python too ({{ 1 / 0 }})
+        raise JourneyError(
+            f"{_where(error, name)}: template failed: {type(error).__name__}: {error}"
+        ) from error
+
+
+def _where(error: BaseException, name: str) -> str:
+    """The template file and line an error was raised at: Jinja puts the template's own
+    frames into the traceback, named after the file, numbered by its lines."""
+    found = name
+    trace = error.__traceback__
+    while trace is not None:
+        filename = trace.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = f"{filename}:{trace.tb_lineno}"
+        trace = trace.tb_next
+    return found
 
 
 def _context(plan: Plan, suffix: str) -> dict[str, Any]:

@@ -88,5 +88,22 @@ def test_a_broken_user_template_names_its_file_and_line(
     with pytest.raises(journeys.JourneyError, match=r"plan.md.j2:2: template syntax error"):
         journeys.render(plan_of(ORDER), template_dir=tmp_path)
     (tmp_path / "plan.md.j2").write_text("{{ plan.nothing }}")
-    with pytest.raises(journeys.JourneyError, match=r"template plan\.md\.j2 failed"):
+    with pytest.raises(journeys.JourneyError, match=r"plan\.md\.j2:1: template failed"):
         journeys.render(plan_of(ORDER), template_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        ("one\n{{ plan.journey }}\n{{ 1 / 0 }}\n", 3, "ZeroDivisionError: division by zero"),
+        ("one\n{{ plan.nosuch.attr }}\n", 2, "UndefinedError"),
+    ],
+)
+def test_a_user_template_that_fails_is_named_with_its_line(
+    plan_of: Callable[..., journeys.Plan], tmp_path: Path, text: str, line: int, says: str
+) -> None:
+    (tmp_path / "plan.md.j2").write_text(text)
+    with pytest.raises(journeys.JourneyError) as failed:
+        journeys.render(plan_of(ORDER), format="md", template_dir=tmp_path)
+    assert str(failed.value).startswith(f"{tmp_path / 'plan.md.j2'}:{line}: template failed")
+    assert says in str(failed.value)
