@@ -63,7 +63,8 @@ def worker(
     whose time has come, waits whose deadline passed, and runs whose worker died (once its
     lease expired). Many workers may share one PostgreSQL; on SQLite, one machine.
 
-    Logs one JSON line per claim and outcome on stderr. SIGTERM or Ctrl-C: stop claiming,
+    Logs one JSON line per claim and outcome on stderr; a store that fails is logged and
+    tried again (with --until-idle: exit 1). SIGTERM or Ctrl-C: stop claiming,
     finish the runs in hand, exit 0; a second one exits at once (the leases then expire and
     other workers take over).
     """
@@ -84,6 +85,7 @@ def worker(
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, on_signal)
     with open_engine(db, handler_modules, quiet=True, new=True, lease=lease) as engine:
-        Worker(engine, concurrency=concurrency, namespaces=namespaces, poll=poll).run(
-            stop, until_idle=until_idle
-        )
+        running = Worker(engine, concurrency=concurrency, namespaces=namespaces, poll=poll)
+        running.run(stop, until_idle=until_idle)
+    if until_idle and running.failures:
+        sys.exit(1)  # the store failed: what was due may not have run

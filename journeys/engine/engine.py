@@ -67,7 +67,9 @@ class Engine:
     policy file (``default:`` and ``journeys:`` by name or glob) layered over each journey's own
     ``policies:`` (with none, ``JOURNEYS_POLICY_FILE`` names one); an edit to it, like a change
     of the ``JOURNEYS_<CAPABILITY>_...`` variables, applies to the next run started. A bad
-    policy file or variable is an error here already.
+    policy file or variable is an error here already. ``lease``: seconds a run this engine
+    moves stays its without a sign of life (renewed while it works); after that, if the engine
+    died, a worker or :meth:`recover` takes the run (:mod:`journeys.engine.worker`).
     """
 
     def __init__(
@@ -131,15 +133,24 @@ class Engine:
         (``journeys worker``) to run; :meth:`wait` waits for its outcome. ``priority``
         (``high``, ``normal``, ``low``; default the journey's) orders the workers' queue.
         Bad inputs raise :class:`~journeys.InputError`, unknown handlers
-        :class:`~journeys.HandlerError`, before anything is written.
+        :class:`~journeys.HandlerError` (not for a queued run: its handlers are the workers'),
+        before anything is written.
         """
         prepared, existing = self._begin(
-            definition, inputs, tenant, user, run_id, policy, blocking=wait, priority=priority
+            definition,
+            inputs,
+            tenant,
+            user,
+            run_id,
+            policy,
+            blocking=wait,
+            queued=not wait,
+            priority=priority,
         )
         if existing is not None:
             return existing
         if not wait:
-            return self._queue(prepared)
+            return prepared[1].snapshot()
         try:
             return self._drive(prepared)
         except runner_module.AlreadyStarted as started:
@@ -159,12 +170,20 @@ class Engine:
     ) -> Run:
         """:meth:`start` for asyncio: async handlers run on the caller's loop."""
         prepared, existing = self._begin(
-            definition, inputs, tenant, user, run_id, policy, blocking=False, priority=priority
+            definition,
+            inputs,
+            tenant,
+            user,
+            run_id,
+            policy,
+            blocking=False,
+            queued=not wait,
+            priority=priority,
         )
         if existing is not None:
             return existing
         if not wait:
-            return self._queue(prepared)
+            return prepared[1].snapshot()
         try:
             return await self._adrive(prepared)
         except runner_module.AlreadyStarted as started:
@@ -180,6 +199,7 @@ class Engine:
         policy: Mapping[str, Any] | None,
         *,
         blocking: bool,
+        queued: bool = False,
         priority: Priority | None = None,
     ) -> tuple[moves.Prepared, Run | None]:
         if not isinstance(definition, Definition):
@@ -188,7 +208,8 @@ class Engine:
             _check_run_id(run_id)
         self._moves.check("start", definition.journey, tenant, user)
         compiled = self._moves.compile(definition)
-        self._moves.check_handlers(compiled)
+        if not queued:  # a queued run's handlers are the workers' (they check them)
+            self._moves.check_handlers(compiled)
         if blocking:  # refuse before the run is created, not after (it stayed `pending`)
             self._refuse_async_in_a_loop(compiled)
         data = inputs_module.validate(definition, inputs)
@@ -225,7 +246,7 @@ class Engine:
                 policy=resolved,
                 registry=self.registry,
                 store=self.store,
-                handlers_checked=True,
+                handlers_checked=not queued,  # a queued run: the workers have them
             )
             if gated and plan.errors:  # before anything is written
                 raise PlanError(definition.journey, plan.errors, run_id=run_id)
@@ -236,14 +257,14 @@ class Engine:
         if definition.content_hash not in self._saved_definitions:
             self.store.save_definition(definition)
             self._saved_definitions.add(definition.content_hash)
-        if record.wal and blocking:
+        if record.wal and not queued:
             # Created by the drive's first commit, with the first intent: nothing runs before
             # it, and a run that exists already stops the drive there (runner.AlreadyStarted).
             return (compiled, record, entries, False), None
-        if blocking:  # held while this call drives it: no worker takes it meanwhile
-            self._runner.lease_for(record)
-        else:  # queued: due now, held by nobody, for a worker
+        if queued:  # due now, held by nobody, for a worker
             record.due_at = record.created_at
+        else:  # held while this call drives it: no worker takes it meanwhile
+            self._runner.lease_for(record)
         existing = self.store.create(record, entries)
         if existing is not None:
             return (compiled, record, [], False), _same_journey(existing, definition)
@@ -415,9 +436,6 @@ class Engine:
         """The lease holders known to be gone: engines of this machine whose process has
         exited. One on another machine is known to be gone only when its lease expires."""
         return [owner for owner in self.store.holders() if ids.process_gone(owner)]
-
-    def _queue(self, prepared: moves.Prepared) -> Run:
-        return prepared[1].snapshot()
 
     def _claim_runs(
         self,

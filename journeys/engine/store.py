@@ -2,8 +2,9 @@
 
 The engine asks little of a store: keep definitions by content hash, create a run once, save it
 together with its new history entries in one transaction, append write-ahead intents, load it
-back. SQLite and PostgreSQL (:mod:`journeys.engine.sqlstore`) and memory implement the same
-contract; the test suite runs against each.
+back, and lease runs to the engine moving them (claim, renew, release: see
+:mod:`journeys.engine.worker`). SQLite and PostgreSQL (:mod:`journeys.engine.sqlstore`) and
+memory implement the same contract; the test suite runs against each.
 """
 
 from __future__ import annotations

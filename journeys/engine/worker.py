@@ -58,10 +58,13 @@ class Worker:
         self._log = log
         self._count = 0
         self._count_lock = threading.Lock()
+        self.failures = 0
+        """How many rounds failed on the store (each logged as an ``error`` event)."""
 
     def run(self, stop: threading.Event | None = None, *, until_idle: bool = False) -> int:
         """Work until ``stop`` is set (or, with ``until_idle``, until nothing is due); the runs
-        in hand are finished first. Returns how many runs it moved."""
+        in hand are finished first. Returns how many runs it moved. A store that fails is
+        logged and tried again, ever less often (with ``until_idle``, the worker stops)."""
         stop = stop if stop is not None else threading.Event()
         threads = [
             threading.Thread(
@@ -78,8 +81,20 @@ class Worker:
         return self._count
 
     def _loop(self, stop: threading.Event, until_idle: bool) -> None:
+        pause = self.poll
         while not stop.is_set():
-            if not self.run_one():
+            try:
+                moved = self.run_one()
+            except Exception as error:  # the store is unreachable, or refuses: say so, retry
+                self.failures += 1
+                self._tell("error", error=str(error).split("\n", 1)[0], retry_in=pause)
+                if until_idle:
+                    return
+                stop.wait(pause)
+                pause = min(pause * 2, 30.0)  # a store that is down is not hammered
+                continue
+            pause = self.poll
+            if not moved:
                 if until_idle:
                     return
                 stop.wait(self.poll)

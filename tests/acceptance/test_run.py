@@ -444,3 +444,34 @@ def test_a_session_is_completed_with_or_without_its_handlers_loaded(
         ended = journeys_cli("complete", run_id, *handlers, "--db", db, "--json", env=env)
         assert ended.returncode == 0, ended.stderr
         assert json.loads(ended.stdout)["status"] == "completed"
+
+
+def test_a_detached_run_is_queued_without_handlers_and_a_worker_runs_it(
+    journeys_cli: Run, shop: dict[str, str]
+) -> None:
+    env = {"JOURNEYS_TEST_LOG": shop["log"]}
+    queued = journeys_cli(
+        "run", shop["file"], "-i", "order_id=A-9", "--detach", "--priority", "high",
+        "--db", shop["db"], "--json", env=env,
+    )  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    assert json.loads(queued.stdout)["status"] == "pending"
+    assert not Path(shop["log"]).exists()  # nothing ran where it was queued
+    worked = journeys_cli(
+        "worker", "--handlers", shop["handlers"], "--db", shop["db"], "--until-idle", env=env
+    )
+    assert worked.returncode == 0, worked.stderr
+    events = [json.loads(line)["event"] for line in worked.stderr.splitlines()]
+    assert events == ["started", "claimed", "moved", "stopped"]
+    run_id = json.loads(queued.stdout)["id"]
+    shown = journeys_cli("status", run_id, "--db", shop["db"], "--json")
+    assert json.loads(shown.stdout)["status"] == "waiting"  # at its wait milestone, as run would
+    assert calls(shop)[0] == "do order"  # the worker ran the handlers
+
+
+def test_a_worker_whose_store_is_unreachable_says_so_and_exits_1(journeys_cli: Run) -> None:
+    failed = journeys_cli("worker", "--db", "postgresql://nobody@127.0.0.1:1/none", "--until-idle")
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+    errors = [json.loads(line) for line in failed.stderr.splitlines() if '"error"' in line]
+    assert errors and "Connection refused" in errors[0]["error"]

@@ -3,6 +3,7 @@ sleeps, wait deadlines), priorities, leases, and waiting for a queued run's outc
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -226,3 +227,44 @@ def test_a_due_run_being_moved_is_nobody_else_s_whatever_its_wal_policy(
     assert seen == [False]  # the other worker found nothing to take
     assert engine.get(run.id).status == "completed"
     assert [e["event"] for e in worker.events] == ["claimed", "moved"]  # type: ignore[attr-defined]
+
+
+def test_a_queued_run_needs_no_handlers_where_it_is_queued(
+    make_engine: MakeEngine, registry: journeys.Registry
+) -> None:
+    submitter = make_engine(registry=journeys.Registry())  # a service without the handlers
+    run = submitter.start(journeys.load_definition(FIVE), wait=False)
+    assert run.status == "pending"
+    with pytest.raises(journeys.HandlerError):  # to run it here, they are needed
+        submitter.start(journeys.load_definition(FIVE))
+    registry.register("t.step", lambda ctx: None)
+    worker = quiet_worker(make_engine(store=submitter.store))  # the worker has them
+    assert worker.run_one() is True
+    assert submitter.get(run.id).status == "completed"
+
+
+@pytest.mark.parametrize("wal", ["true", "false"])
+def test_a_run_astart_is_moving_is_no_worker_s(
+    make_engine: MakeEngine, registry: journeys.Registry, wal: str
+) -> None:
+    engine = make_engine()
+    other = quiet_worker(make_engine(store=engine.store))
+    seen: list[bool] = []
+
+    async def step(ctx: journeys.Context) -> None:
+        seen.append(other.run_one())  # another worker, while astart moves the run
+
+    registry.register("t.step", step)
+    definition = journeys.load_definition(FIVE.replace("enabled: true", f"enabled: {wal}"))
+    run = asyncio.run(engine.astart(definition))
+    assert run.status == "completed"
+    assert seen == [False, False, False]
+
+
+def test_a_worker_whose_store_fails_says_so_and_tries_again(tmp_path: Any) -> None:
+    with journeys.Engine(f"sqlite:///{tmp_path}/no/such/folder/x.db") as engine:
+        worker = quiet_worker(engine, poll=0.01)
+        assert worker.run(until_idle=True) == 0
+    assert worker.failures == 1
+    (error,) = [e for e in worker.events if e["event"] == "error"]  # type: ignore[attr-defined]
+    assert "unable to open database file" in error["error"]

@@ -36,19 +36,7 @@ JOURNEYS_DIR = HERE / "defs"
 HANDLERS = HERE / "crash_handlers.py"
 BIN = os.environ.get("JOURNEYS_BIN") or str(Path(sys.executable).with_name("journeys"))
 
-LEDGER_SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT, run_id TEXT, milestone TEXT, attempt INTEGER, compensating INTEGER,
-    pid INTEGER, t REAL, args TEXT, ended TEXT, result_key TEXT);
-CREATE TABLE IF NOT EXISTS effects (
-    key TEXT PRIMARY KEY, run_id TEXT, milestone TEXT, value TEXT, pid INTEGER, t REAL,
-    undone_by TEXT);
-CREATE TABLE IF NOT EXISTS undos (
-    key TEXT PRIMARY KEY, target TEXT, run_id TEXT, milestone TEXT, pid INTEGER, t REAL);
-CREATE TABLE IF NOT EXISTS anomalies (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT, run_id TEXT, milestone TEXT, what TEXT);
-"""
+from crash_handlers import SCHEMA as LEDGER_SCHEMA  # noqa: E402  (one ledger, one schema)
 
 TERMINAL = {"completed", "failed", "compensated", "compensation_failed", "cancelled", "rolled_back"}
 UNFINISHED = {"pending", "running", "compensating"}
