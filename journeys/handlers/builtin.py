@@ -1,7 +1,9 @@
 """The built-in handlers, registered in every registry an engine uses.
 
 - ``builtin.noop``: does nothing; returns ``None``.
-- ``builtin.sleep``: waits ``seconds`` (an argument) and returns them.
+- ``builtin.sleep``: waits ``seconds`` (an argument) and returns them; a sleep longer than the
+  engine's ``inline_delay`` parks the run until it ends instead (the runner does it: no
+  thread waits, and a worker wakes the run when due).
 - ``builtin.fail``: fails with ``message``, to rehearse compensation; ``fatal: true`` skips
   retries, ``attempts: N`` fails only the first N attempts (so a retry succeeds).
 - ``builtin.set``: returns its arguments, so they land in ``results``.
