@@ -88,12 +88,20 @@ class Compiled:
     milestones: Mapping[str, Milestone]
     undoes: Mapping[str, Milestone]
     skippable: frozenset[str]
+    plain: Mapping[tuple[str, str], str | None]
+    """``(state, trigger) -> destination`` (None: stay) of the moves that have nothing for
+    transitions' event loop to decide or call: see :func:`_plain`."""
 
     def fire(self, model: RunModel, trigger: str) -> bool:
         """Fire ``trigger`` on a run; True if a transition took place.
 
         Raises :class:`StateError` when the trigger is not legal from the run's state.
         """
+        dest = self.plain.get((model.state, trigger), _EVALUATE)
+        if dest is not _EVALUATE:
+            if dest is not None:
+                model.state = dest
+            return True
         event = self.machine.events.get(trigger)
         if event is None or model.state not in event.transitions:
             raise StateError(
@@ -157,7 +165,49 @@ def _build(definition: Definition) -> Compiled:
         milestones={m.id: m for m in milestones},
         undoes=undoes,
         skippable=frozenset(skippable),
+        plain=_plain(machine),
     )
+
+
+_EVALUATE: Final[Any] = object()
+
+
+def _plain(machine: Machine) -> dict[tuple[str, str], str | None]:
+    """The moves whose outcome the machine fixes in advance: the only transition of a trigger
+    from a state, with no condition and no callback, on a machine with no callbacks and states
+    with none either. Firing one through ``Event.trigger`` builds an event, runs the empty
+    callback lists and writes five debug log records, about 8 µs, as much as the rest of a
+    no-op milestone; its whole effect is the new state, which :meth:`Compiled.fire` sets
+    itself. The table is read off the machine, so the machine still decides every move; the
+    rest (guards, saga and rollback choices) go through transitions."""
+    if any(
+        (
+            machine.prepare_event,
+            machine.before_state_change,
+            machine.after_state_change,
+            machine.finalize_event,
+            machine.on_exception,
+            machine.on_final,
+        )
+    ):
+        return {}
+    quiet = {
+        name
+        for name, state in machine.states.items()
+        if not (state.on_enter or state.on_exit or state.final)
+    }
+    plain: dict[tuple[str, str], str | None] = {}
+    for trigger, event in machine.events.items():
+        for source, candidates in event.transitions.items():
+            if len(candidates) != 1 or source not in quiet:
+                continue
+            (transition,) = candidates
+            if transition.conditions or transition.prepare or transition.before:
+                continue
+            if transition.after or (transition.dest is not None and transition.dest not in quiet):
+                continue
+            plain[(source, trigger)] = transition.dest
+    return plain
 
 
 def _saga_on(event: Any) -> bool:

@@ -6,6 +6,7 @@ timing. The machine is the source of truth for the moves of a run, so its shape 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -302,3 +303,34 @@ def test_the_reserved_milestone_ids_are_exactly_the_run_statuses() -> None:
 
     assert set(get_args(Status)) == RESERVED_IDS
     assert TERMINAL <= RESERVED_IDS
+
+
+VALID = sorted((Path(__file__).parents[1] / "definitions" / "valid").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+def test_plain_moves_land_where_transitions_would_take_them(path: Path) -> None:
+    """Every move ``fire`` makes without transitions' event loop is one the machine itself
+    makes, to the same state, and the table misses no move that has nothing to decide."""
+    compiled = compiler.compile(journeys.load_definition(path))
+    assert compiled.plain, "a linear journey has plain moves"
+    for (state, trigger), dest in compiled.plain.items():
+        model = RunRecord(
+            id="r", journey="j", version=1, definition_hash="h", state=state, inputs={}
+        )
+        assert compiled.machine.events[trigger].trigger(model)
+        assert model.state == (state if dest is None else dest), (state, trigger)
+    for trigger, event in compiled.machine.events.items():
+        for state, candidates in event.transitions.items():
+            if len(candidates) == 1 and not candidates[0].conditions:
+                assert (state, trigger) in compiled.plain, (state, trigger)
+
+
+def test_a_machine_with_callbacks_has_no_plain_moves() -> None:
+    machine = Machine(states=["a", "b"], initial="a", auto_transitions=False)
+    machine.add_transition("go", "a", "b", after=lambda: None)
+    assert compiler._plain(machine) == {}
+    machine = Machine(states=["a", "b"], initial="a", auto_transitions=False)
+    machine.add_transition("go", "a", "b")
+    machine.get_state("b").add_callback("enter", lambda: None)
+    assert compiler._plain(machine) == {}
