@@ -190,7 +190,11 @@ class Moves:
                 " (switch rollback on in its journey's policies or a policy file)",
                 run_id=run_id,
             )
-        checkpoints = list(policy.get("checkpoints") or [])
+        checkpoints = (
+            [m.id for m in compiled.definition.milestones]
+            if policy.get("auto_checkpoint")
+            else list(policy.get("checkpoints") or [])
+        )
         if to not in checkpoints:
             raise StateError(
                 f"{to!r} is not a checkpoint of run {run_id}{did_you_mean(to, checkpoints)};"

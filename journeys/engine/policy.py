@@ -12,10 +12,11 @@ Resolution, lowest to highest; each layer changes only the fields it names:
 7. the overrides of the call (``engine.start(..., policy=...)``).
 
 Then two values are derived from the journey: ``wal.namespace`` left null becomes the journey's
-namespace, and with ``rollback.auto_checkpoint`` the milestones marked ``checkpoint: true`` join
-``rollback.checkpoints``. Every value keeps its origin (``built-in``, ``journey <file>``,
-``policy file <path> journeys['ops_*']``, ``env JOURNEYS_SAGA_ENABLED``, ``runtime
-set_policy('ops_*')``, ``override``): :class:`ResolvedPolicy`.
+namespace, and the milestones marked ``checkpoint: true`` join ``rollback.checkpoints`` (with
+``rollback.auto_checkpoint`` on, every milestone is a checkpoint: :func:`is_checkpoint`). Every
+value keeps its origin (``built-in``, ``journey <file>``, ``policy file <path>
+journeys['ops_*']``, ``env JOURNEYS_SAGA_ENABLED``, ``runtime set_policy('ops_*')``,
+``override``): :class:`ResolvedPolicy`.
 
 What is read when, so a change counts from the next run without a restart, cheaply:
 
@@ -61,6 +62,7 @@ __all__ = [
     "ResolvedPolicy",
     "Subject",
     "check",
+    "is_checkpoint",
     "is_journey_name",
     "matching",
     "resolve",
@@ -189,14 +191,24 @@ def resolve(subject: Subject | Definition, layers: Iterable[Layer] = ()) -> Reso
         wal["namespace"] = subject.namespace
         origins["wal"]["namespace"] = f"{subject.origin} namespace"
     rollback = values["rollback"]
-    if rollback["auto_checkpoint"]:
-        named = list(rollback["checkpoints"])
-        marked = [m for m in subject.checkpoints if m not in named]
-        if marked:
-            rollback["checkpoints"] = named + marked
-            was = origins["rollback"]["checkpoints"] if named else subject.origin
-            origins["rollback"]["checkpoints"] = f"{was} + milestones marked checkpoint: true"
+    named = list(rollback["checkpoints"])
+    marked = [m for m in subject.checkpoints if m not in named]
+    if marked:
+        rollback["checkpoints"] = named + marked
+        was = origins["rollback"]["checkpoints"] if named else subject.origin
+        origins["rollback"]["checkpoints"] = f"{was} + milestones marked checkpoint: true"
     return ResolvedPolicy(subject.journey, freeze(_ordered(values)), freeze(_ordered(origins)))
+
+
+def is_checkpoint(rollback: Mapping[str, Any] | None, milestone: str) -> bool:
+    """Whether a run whose resolved rollback policy is ``rollback`` takes a snapshot after
+    ``milestone``: with the policy on, after every milestone when ``auto_checkpoint`` is on,
+    else after those in ``checkpoints`` (named there or marked ``checkpoint: true``)."""
+    return bool(
+        rollback
+        and rollback.get("enabled")
+        and (rollback.get("auto_checkpoint") or milestone in rollback.get("checkpoints", ()))
+    )
 
 
 def _ordered(resolved: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -37,6 +37,7 @@ from journeys.definitions.model import Milestone, Retry
 from journeys.engine import compiler
 from journeys.engine.compiler import HUB, TERMINAL, Compiled
 from journeys.engine.events import Event, Listener, Progress, ProgressKind, events_of
+from journeys.engine.policy import is_checkpoint
 from journeys.engine.run import Entry, RunRecord
 from journeys.engine.store import Store
 from journeys.errors import Fatal, HandlerError, JourneyError
@@ -388,13 +389,13 @@ class Runner:
             return True
         record.results[milestone.id] = value
         record.completed.append(milestone.id)
-        checkpoints = record.policy.get("rollback", {})
-        if checkpoints.get("enabled") and milestone.id in checkpoints.get("checkpoints", ()):
-            # a snapshot to roll back to; with the rollback policy off, nothing is kept
-            record.checkpoints[milestone.id] = {
-                "results": dict(record.results),
-                "completed": list(record.completed),
-            }
+        if is_checkpoint(record.policy.get("rollback"), milestone.id):
+            # A snapshot to roll back to (with the rollback policy off, nothing is kept): how
+            # many milestones were done. Their results are the run's own from then on: a
+            # result changes only when its milestone runs again, which needs a rollback to
+            # before it, which drops this snapshot. So a snapshot costs the same whatever
+            # the run's size, even with every milestone a checkpoint.
+            record.checkpoints[milestone.id] = {"done": len(record.completed)}
             self._log(record, entries, kind="checkpoint", milestone=milestone.id)
         if compiled.definition.kind == "session":
             record.status = "waiting"
@@ -510,13 +511,18 @@ class Runner:
         snapshot = record.checkpoints.get(target or "")
         if target is None or snapshot is None:  # pragma: no cover - engine.rollback checks
             return
-        restored = set(snapshot["completed"])
+        if "done" in snapshot:
+            completed = record.completed[: snapshot["done"]]
+            results = {m: record.results[m] for m in completed if m in record.results}
+        else:  # a snapshot written by an earlier version kept copies of both
+            completed, results = list(snapshot["completed"]), dict(snapshot["results"])
+        restored = set(completed)
         for done in record.completed:
             milestone = compiled.milestones.get(done)
             if done not in restored and milestone is not None and milestone.compensation:
                 record.generations[done] = record.generations.get(done, 0) + 1
-        record.results = dict(snapshot["results"])
-        record.completed = list(snapshot["completed"])
+        record.results = results
+        record.completed = completed
         kept = set(record.completed)
         record.checkpoints = {k: v for k, v in record.checkpoints.items() if k in kept}
         record.error = None

@@ -50,7 +50,7 @@ def template(request: Request) -> Plan:
         tenant=request.tenant,
     )
     _check_handlers(request, errors, warnings)
-    checkpoints = _checkpoints(definition, policy)
+    checkpoints, chosen = _checkpoints(definition, policy)
     session = definition.kind == "session"
     steps = tuple(
         _step(request, milestone, names, checkpoints, session, errors, warnings)
@@ -58,7 +58,7 @@ def template(request: Request) -> Plan:
     )
     saga = definition.kind == "saga" and bool(_capability(policy, "saga").get("enabled"))
     _check_saga(definition, saga, warnings)
-    _check_checkpoints(definition, checkpoints, warnings)
+    _check_checkpoints(definition, chosen, warnings)
     durations = _durations(steps, definition, saga, request.deadline, errors, warnings)
     resources: dict[str, float] = {}
     for step in steps:
@@ -156,23 +156,27 @@ def _check_handlers(request: Request, errors: list[Issue], warnings: list[Issue]
         )
 
 
-def _checkpoints(definition: Definition, policy: Mapping[str, Any]) -> tuple[str, ...]:
-    """The milestones a rollback can return to under ``policy`` (as ``engine.start`` counts
-    them: those named, and with ``auto_checkpoint`` every one marked ``checkpoint: true``)."""
+def _checkpoints(
+    definition: Definition, policy: Mapping[str, Any]
+) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The milestones a rollback can return to under ``policy``, as a run counts them
+    (:func:`journeys.engine.policy.is_checkpoint`: with ``auto_checkpoint`` every one, else
+    those named and those marked ``checkpoint: true``), and the ones the author chose (named
+    or marked), which alone are worth a warning when nothing after them can be undone."""
     rollback = _capability(policy, "rollback")
     if not rollback.get("enabled") or definition.kind == "session":
-        return ()
-    named = list(rollback.get("checkpoints") or ())
-    if rollback.get("auto_checkpoint", True):
-        named += [m.id for m in definition.milestones if m.checkpoint and m.id not in named]
-    return tuple(named)
+        return frozenset(), ()
+    chosen = list(rollback.get("checkpoints") or ())
+    chosen += [m.id for m in definition.milestones if m.checkpoint and m.id not in chosen]
+    every = rollback.get("auto_checkpoint", True)
+    return frozenset(definition.ids if every else chosen), tuple(chosen)
 
 
 def _step(
     request: Request,
     milestone: Milestone,
     names: Mapping[str, Any],
-    checkpoints: Sequence[str],
+    checkpoints: frozenset[str],
     session: bool,
     errors: list[Issue],
     warnings: list[Issue],

@@ -350,7 +350,10 @@ def test_rollback_and_resume_from_the_command_line(
     saga.write_text(
         SAGA.replace(
             "{id: payment, action: shop.do,", "{id: payment, checkpoint: true, action: shop.do,"
-        ).replace("saga: {enabled: true}", "saga: {enabled: true}, rollback: {enabled: true}")
+        ).replace(
+            "saga: {enabled: true}",
+            "saga: {enabled: true}, rollback: {enabled: true, auto_checkpoint: false}",
+        )
     )
     env = {"JOURNEYS_TEST_LOG": shop["log"]}
     common = ["--handlers", shop["handlers"], "--db", shop["db"]]

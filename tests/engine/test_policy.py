@@ -140,8 +140,13 @@ def test_checkpoints_marked_in_the_journey_join_the_named_ones() -> None:
     assert resolved.origin("rollback", "checkpoints") == (
         "test + milestones marked checkpoint: true"
     )
+    # whether or not auto_checkpoint makes every milestone one (policy.is_checkpoint)
     off = policy.resolve(waits, [("test", {"rollback": {"auto_checkpoint": False}})])
-    assert off.values["rollback"]["checkpoints"] == ()
+    assert off.values["rollback"]["checkpoints"] == ("a",)
+    rollback = {**off.values["rollback"], "enabled": True}
+    assert [policy.is_checkpoint(rollback, m) for m in ("a", "approval")] == [True, False]
+    assert policy.is_checkpoint({**rollback, "auto_checkpoint": True}, "approval")
+    assert not policy.is_checkpoint({**rollback, "enabled": False}, "a")
 
 
 def test_a_resolved_policy_is_read_only_and_says_what_it_is(saga: journeys.Definition) -> None:

@@ -18,7 +18,7 @@ milestones:
   - {id: review}
   - {id: expose, action: t.step, compensation: t.undo}
 policies:
-  rollback: {enabled: true, checkpoints: [parse]}
+  rollback: {enabled: true, checkpoints: [parse], auto_checkpoint: false}
 """
 
 
@@ -100,12 +100,56 @@ def test_with_the_policy_off_no_snapshot_is_kept(
     assert engine.store.load(run.id).checkpoints == {}  # type: ignore[union-attr]
 
 
-def test_auto_checkpoint_off_keeps_only_the_named_ones(
+def test_auto_checkpoint_off_keeps_the_named_and_the_marked_ones(
     engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
 ) -> None:
-    run = engine.start(pipeline, policy={"rollback": {"auto_checkpoint": False}})
-    with pytest.raises(journeys.StateError, match="its checkpoints are parse"):
-        engine.rollback(run.id, to="ingest")
+    run = engine.start(pipeline)
+    assert sorted(engine.store.load(run.id).checkpoints) == ["embed", "ingest", "parse"]  # type: ignore[union-attr]
+    with pytest.raises(journeys.StateError, match="its checkpoints are parse, ingest, embed"):
+        engine.rollback(run.id, to="note")
+
+
+def test_auto_checkpoint_makes_every_milestone_a_checkpoint(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    """On (its default), a rollback can return to any milestone the run has passed."""
+    run = engine.start(pipeline, policy={"rollback": {"auto_checkpoint": True}})
+    record = engine.store.load(run.id)
+    assert record is not None
+    assert sorted(record.checkpoints) == ["embed", "ingest", "note", "parse"]
+    # a snapshot is a count, not a copy: its size does not grow with the run
+    assert {name: snap for name, snap in record.checkpoints.items()} == {
+        "ingest": {"done": 1},
+        "parse": {"done": 2},
+        "note": {"done": 3},
+        "embed": {"done": 4},
+    }
+    run = engine.rollback(run.id, to="note")
+    assert (run.status, recorder.of("undo")) == ("rolled_back", ["embed"])
+    assert list(run.results) == ["ingest", "parse", "note"]
+    run = engine.rollback(engine.resume(run.id).id, to="ingest")
+    assert recorder.of("undo") == ["embed", "embed", "parse"]
+    assert list(run.results) == ["ingest"]
+    with pytest.raises(journeys.StateError, match="has not reached checkpoint 'review'"):
+        engine.rollback(run.id, to="review")
+    with pytest.raises(journeys.StateError, match=r"'revue' is not a checkpoint.*'review'"):
+        engine.rollback(run.id, to="revue")
+
+
+def test_a_snapshot_written_by_an_earlier_version_is_restored(
+    engine: journeys.Engine, recorder: Any, pipeline: journeys.Definition
+) -> None:
+    """Runs stored before snapshots became counts kept copies of the results: still usable."""
+    run = engine.start(pipeline)
+    record = engine.store.load(run.id)
+    assert record is not None
+    record.checkpoints["parse"] = {
+        "results": {"ingest": {"old": 1}, "parse": {"old": 2}},
+        "completed": ["ingest", "parse"],
+    }
+    engine.store.save(record, [])
+    run = engine.rollback(run.id, to="parse")
+    assert run.results == {"ingest": {"old": 1}, "parse": {"old": 2}}
 
 
 def test_resume_and_rollback_out_of_place_are_refused(
