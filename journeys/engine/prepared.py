@@ -12,16 +12,19 @@ transaction (``exec_driver_sql``).
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON
-from sqlalchemy.engine import Connection, CursorResult, Dialect
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["Prepared"]
+__all__ = ["Prepared", "driver_transaction"]
 
 Row = Mapping[str, Any]
 
@@ -50,10 +53,20 @@ class Prepared:
         missing = {name for name in names if name not in keys}
         if missing:  # pragma: no cover - a programming error in this package
             raise ValueError(f"{statement}: no value for {sorted(missing)}")
-        if compiled.positional:
-            self._values: Callable[[Row], Any] = lambda row: tuple(
-                row[name] if encode is None else encode(row[name]) for name, encode in encoders
-            )
+        # itemgetter of several names gives a tuple, of one the bare value
+        getter = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+        if compiled.positional and not json_names:
+            self._values: Callable[[Row], Any] = getter
+        elif compiled.positional:  # all in one C call, then the few JSON values encoded
+            encoded = [index for index, name in enumerate(names) if name in json_names]
+
+            def values(row: Row) -> tuple[Any, ...]:
+                ordered = list(getter(row))
+                for index in encoded:
+                    ordered[index] = _json(ordered[index])
+                return tuple(ordered)
+
+            self._values = values
         else:
             self._values = lambda row: {
                 name: row[name] if encode is None else encode(row[name])
@@ -67,6 +80,53 @@ class Prepared:
     def execute_many(self, connection: Connection, rows: Iterable[Row]) -> None:
         """Run it for each of ``rows``, in one call to the driver."""
         connection.exec_driver_sql(self.sql, [self._values(row) for row in rows])
+
+    def run(self, cursor: Any, row: Row) -> int:
+        """Run it once for ``row`` on a driver cursor (:func:`driver_transaction`); the number
+        of rows it changed."""
+        cursor.execute(self.sql, self._values(row))
+        return int(cursor.rowcount)
+
+    def run_many(self, cursor: Any, rows: Iterable[Row]) -> None:
+        """Run it for each of ``rows`` on a driver cursor, in one call."""
+        cursor.executemany(self.sql, [self._values(row) for row in rows])
+
+
+@contextlib.contextmanager
+def driver_transaction(engine: Engine) -> Iterator[Any]:
+    """A driver cursor in a transaction on one of ``engine``'s pooled connections (set up by
+    its connect events, as every other), committed when the block ends, rolled back if it
+    raises.
+
+    For the statements a durable run sends at every milestone: a SQLAlchemy ``Connection``
+    around them (its begin, execution contexts, result objects, commit and reset) cost more
+    than SQLite's own work on the rows, and a durable commit waits for the disk either way.
+    The driver's errors are raised as SQLAlchemy's (``DBAPIError`` and its subclasses, such
+    as ``IntegrityError``), like those of every other statement, and a connection that failed
+    (but for a conflict) is discarded rather than given back to the pool: it may be the dead
+    end of a dropped connection.
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+        connection.commit()
+    except dbapi_error as error:
+        with contextlib.suppress(Exception):
+            connection.rollback()
+        if not isinstance(error, engine.dialect.loaded_dbapi.IntegrityError):
+            connection.invalidate(error)  # a conflict leaves the connection sound
+        raise DBAPIError.instance(None, None, error, dbapi_error, dialect=engine.dialect) from error
+    except BaseException:
+        with contextlib.suppress(Exception):
+            connection.rollback()
+        raise
+    finally:
+        connection.close()
 
 
 def _json(value: Any) -> str | None:

@@ -35,7 +35,7 @@ from journeys.definitions import durations
 from journeys.definitions.model import Definition
 from journeys.engine import ids, migrations, schema
 from journeys.engine.events import Lineage
-from journeys.engine.prepared import Prepared
+from journeys.engine.prepared import Prepared, driver_transaction
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.engine.store import Claimable, Store
 from journeys.errors import JourneyError, StateError, StoreError
@@ -116,6 +116,13 @@ class SqlStore(Store):
             _UPDATE_RUN, dialect, (*_CHANGING, "loaded_id", "loaded_version")
         )
         self._insert_entries = Prepared(_INSERT_ENTRIES, dialect, _ENTRY_KEYS)
+        self._insert_run: Prepared | None = None
+        if dialect.insert_returning:  # else (SQLite before 3.35) create takes the long way
+            self._insert_run = Prepared(
+                self._insert_ignore(schema.runs, ["id"]).returning(schema.runs.c.id),
+                dialect,
+                [column.key for column in schema.runs.columns],
+            )
         self._schema_lock = threading.Lock()
         self._ready = False
 
@@ -123,14 +130,25 @@ class SqlStore(Store):
     def _connect(self, run_id: str | None = None) -> Iterator[Any]:
         """A connection in a transaction; the database's own failures (unreachable, a dropped
         connection, a full disk) become a :class:`StoreError` that says what is safe."""
+        with self._translated(run_id), self._engine.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _hot(self, run_id: str) -> Iterator[Any]:
+        """A driver cursor in a transaction, for the statements every milestone of a durable
+        run sends (prepared.driver_transaction); failures as :meth:`_connect` tells them."""
+        with self._translated(run_id), driver_transaction(self._engine) as cursor:
+            yield cursor
+
+    @contextlib.contextmanager
+    def _translated(self, run_id: str | None) -> Iterator[None]:
         if not self._ready:
             with self._schema_lock:
                 if not self._ready:
                     self._create_tables()
                     self._ready = True
         try:
-            with self._engine.begin() as connection:
-                yield connection
+            yield
         except IntegrityError:
             raise  # a conflict with another writer: the callers say what it means
         except DBAPIError as error:
@@ -196,21 +214,29 @@ class SqlStore(Store):
 
     def create(self, record: RunRecord, entries: Sequence[Entry]) -> RunRecord | None:
         record.row_version = 1
-        with self._connect(record.id) as connection:
-            # Whether the row went in: psycopg reports rowcount -1 for INSERT ... ON CONFLICT DO
-            # NOTHING, so on PostgreSQL an existing id looked inserted (a second start with the
-            # same run_id ran the journey again, then failed on the WAL's unique key). RETURNING
-            # gives a row only when one was inserted; old SQLite without it reports rowcount.
+        if self._insert_run is not None:
+            # Whether the row went in: psycopg reports rowcount -1 for INSERT ... ON CONFLICT
+            # DO NOTHING, so on PostgreSQL an existing id looked inserted (a second start with
+            # the same run_id ran the journey again, then failed on the WAL's unique key).
+            # RETURNING gives a row only when one was inserted.
+            with self._hot(record.id) as cursor:
+                self._insert_run.run(cursor, _run_row(record))
+                inserted = cursor.fetchone() is not None
+                rows = self._entry_rows(entries, record)
+                if inserted and rows:
+                    self._insert_entries.run_many(cursor, rows)
+            if not inserted:
+                record.row_version = 0
+                with self._connect(record.id) as connection:
+                    row = connection.execute(
+                        select(schema.runs).where(schema.runs.c.id == record.id)
+                    ).one()
+                return _record(row._mapping)
+            self.tell_lineage(rows)
+            return None
+        with self._connect(record.id) as connection:  # pragma: no cover - SQLite < 3.35
             statement = self._insert_ignore(schema.runs, ["id"])
-            if self._engine.dialect.insert_returning:
-                inserted = (
-                    connection.execute(
-                        statement.returning(schema.runs.c.id), _run_row(record)
-                    ).first()
-                    is not None
-                )
-            else:  # pragma: no cover - SQLite before 3.35
-                inserted = connection.execute(statement, _run_row(record)).rowcount == 1
+            inserted = connection.execute(statement, _run_row(record)).rowcount == 1
             if not inserted:
                 record.row_version = 0
                 row = connection.execute(
@@ -222,17 +248,18 @@ class SqlStore(Store):
         return None
 
     def save(self, record: RunRecord, entries: Sequence[Entry]) -> None:
-        with _taken(record.id), self._connect(record.id) as connection:
+        with _taken(record.id), self._hot(record.id) as cursor:
             row = {name: getattr(record, name) for name in _CHANGING}
             row["row_version"] = record.row_version + 1
             row["loaded_id"], row["loaded_version"] = record.id, record.row_version
-            changed = self._update_run.execute(connection, row).rowcount
-            if changed != 1:
+            if self._update_run.run(cursor, row) != 1:
                 raise StateError(
                     f"run {record.id} was changed by another process; load it again",
                     run_id=record.id,
                 )
-            rows = self._append_txn(connection, entries, record)
+            rows = self._entry_rows(entries, record)
+            if rows:
+                self._insert_entries.run_many(cursor, rows)
         record.row_version += 1
         self.tell_lineage(rows)
 
@@ -245,6 +272,14 @@ class SqlStore(Store):
     def _append_txn(
         self, connection: Any, entries: Sequence[Entry], record: RunRecord | None
     ) -> list[dict[str, Any]]:
+        rows = self._entry_rows(entries, record)
+        if rows:
+            self._insert_entries.execute_many(connection, rows)
+        return rows
+
+    @staticmethod
+    def _entry_rows(entries: Sequence[Entry], record: RunRecord | None) -> list[dict[str, Any]]:
+        """The log rows of ``entries``, as the WAL table stores them."""
         if not entries:
             return []
         wal = (record.policy.get("wal") if record else None) or {}
@@ -277,7 +312,6 @@ class SqlStore(Store):
             }
             for e in entries
         ]
-        self._insert_entries.execute_many(connection, rows)
         return rows
 
     def load(self, run_id: str) -> RunRecord | None:
