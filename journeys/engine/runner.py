@@ -388,20 +388,24 @@ class Runner:
             return True
         record.results[milestone.id] = value
         record.completed.append(milestone.id)
-        checkpoints = record.policy.get("rollback", {})
-        if checkpoints.get("enabled") and milestone.id in checkpoints.get("checkpoints", ()):
-            # a snapshot to roll back to; with the rollback policy off, nothing is kept
-            record.checkpoints[milestone.id] = {
-                "results": dict(record.results),
-                "completed": list(record.completed),
-            }
-            self._log(record, entries, kind="checkpoint", milestone=milestone.id)
+        self.checkpoint(record, milestone.id, entries)
         if compiled.definition.kind == "session":
             record.status = "waiting"
             self._stop(record, entries)
             return False
         self._fire(compiled, record, "succeed", entries)
         return True
+
+    def checkpoint(self, record: RunRecord, milestone: str, entries: list[Entry]) -> None:
+        """Keep a snapshot to roll back to, if ``milestone`` (just completed, by its handler or
+        by ``advance``) is a checkpoint of the run; with the rollback policy off, nothing."""
+        checkpoints = record.policy.get("rollback", {})
+        if checkpoints.get("enabled") and milestone in checkpoints.get("checkpoints", ()):
+            record.checkpoints[milestone] = {
+                "results": dict(record.results),
+                "completed": list(record.completed),
+            }
+            self._log(record, entries, kind="checkpoint", milestone=milestone)
 
     def _fail(
         self,
