@@ -179,6 +179,7 @@ class Moves:
         # cancel starts are new calls, numbered from 1 with their full retry budget.
         record.attempt = 1
         record.cancelling = True
+        record.rollback_to = None  # a rolled-back saga unwinds all it kept, not to a checkpoint
         record.error = record.error or "cancelled"
         self._move(compiled, record, "cancel", entries)
         return compiled, record, entries, True

@@ -191,3 +191,18 @@ def test_a_wait_milestone_marked_checkpoint_can_be_rolled_back_to(
     assert (run.status, recorder.of("undo")) == ("rolled_back", ["charge"])
     assert run.results == {"reserve": {"done": "reserve"}, "approve": {"ok": 1}}
 
+
+def test_cancelling_a_rolled_back_saga_compensates_what_it_kept(
+    engine: journeys.Engine, recorder: Any
+) -> None:
+    """Found by the stateful tests: a saga cancelled after a rollback ended ``cancelled`` with
+    the milestones up to its checkpoint never undone."""
+    run = engine.start(journeys.load_definition(BOOKING))
+    run = engine.advance(run.id, "approve", {"ok": 1})
+    run = engine.rollback(run.id, to="reserve")
+    assert recorder.of("undo") == ["charge", "approve"]
+    run = engine.cancel(run.id)
+    assert run.status == "cancelled"
+    assert recorder.of("undo") == ["charge", "approve", "reserve"]
+    with pytest.raises(journeys.StateError):
+        engine.resume(run.id)
