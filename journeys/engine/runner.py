@@ -239,6 +239,9 @@ class Runner:
             retry = milestone.retry
             if _retryable(failure, retry) and record.attempt <= retry.retries:
                 delay = _delay(retry, record.attempt)
+                # a delay too long to wait in the call parks the run: the entry says until when,
+                # so that the log alone tells a parked run from one interrupted (replay.rebuild)
+                due = self.clock() + delay if delay > self.inline_delay else None
                 self._log(
                     record,
                     entries,
@@ -246,6 +249,7 @@ class Runner:
                     milestone=milestone.id,
                     status="retrying",
                     error=_describe(failure),
+                    payload={"parked_until": due} if due is not None else None,
                 )
                 self._tell(
                     record,
@@ -262,11 +266,11 @@ class Runner:
                     # not together with the next intent: a crash during the delay must not lose
                     # them (the next attempt would be numbered 1 again).
                     self._save(record, entries)
-                if delay <= self.inline_delay:
+                if due is None:
                     yield Sleep(delay)
                     continue
                 record.status = "waiting"
-                record.due_at = self.clock() + delay
+                record.due_at = due
                 self._stop(record, entries)
                 return
             what = f"compensation of {milestone.id}" if undoing else milestone.id
