@@ -250,6 +250,10 @@ def _forward(
         _rollback_from(machine, end, previous, position)
     for ident in (*ids, "completed"):
         machine.add_transition(f"resume:{ident}", "rolled_back", ident)
+    if previous is not None:
+        # a saga cancelled after a rollback still undoes what it kept (up to the checkpoint):
+        # a cancelled saga leaves no effects, however it got there
+        machine.add_transition("cancel", "rolled_back", undo_state(previous), conditions=[_saga_on])
     machine.add_transition("cancel", "rolled_back", "cancelled")
     undoes = {undo_state(m.id): m for m in compensable}
     skippable.update(undoes)

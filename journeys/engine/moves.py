@@ -122,6 +122,9 @@ class Moves:
         entries = signal(record, user, trigger="advance", milestone=milestone, payload=data)
         record.results[milestone] = data
         record.completed.append(milestone)
+        # a wait milestone marked checkpoint: true is one like any other (it was never kept,
+        # so rolling back to it said it had not been reached)
+        self._runner.checkpoint(record, milestone, entries)
         self._move(compiled, record, "succeed", entries)
         return compiled, record, entries, True
 
@@ -176,6 +179,7 @@ class Moves:
         # cancel starts are new calls, numbered from 1 with their full retry budget.
         record.attempt = 1
         record.cancelling = True
+        record.rollback_to = None  # a rolled-back saga unwinds all it kept, not to a checkpoint
         record.error = record.error or "cancelled"
         self._move(compiled, record, "cancel", entries)
         return compiled, record, entries, True

@@ -240,6 +240,9 @@ class Runner:
             retry = milestone.retry
             if _retryable(failure, retry) and record.attempt <= retry.retries:
                 delay = _delay(retry, record.attempt)
+                # a delay too long to wait in the call parks the run: the entry says until when,
+                # so that the log alone tells a parked run from one interrupted (replay.rebuild)
+                due = self.clock() + delay if delay > self.inline_delay else None
                 self._log(
                     record,
                     entries,
@@ -247,6 +250,7 @@ class Runner:
                     milestone=milestone.id,
                     status="retrying",
                     error=_describe(failure),
+                    payload={"parked_until": due} if due is not None else None,
                 )
                 self._tell(
                     record,
@@ -263,11 +267,11 @@ class Runner:
                     # not together with the next intent: a crash during the delay must not lose
                     # them (the next attempt would be numbered 1 again).
                     self._save(record, entries)
-                if delay <= self.inline_delay:
+                if due is None:
                     yield Sleep(delay)
                     continue
                 record.status = "waiting"
-                record.due_at = self.clock() + delay
+                record.due_at = due
                 self._stop(record, entries)
                 return
             what = f"compensation of {milestone.id}" if undoing else milestone.id
@@ -389,20 +393,24 @@ class Runner:
             return True
         record.results[milestone.id] = value
         record.completed.append(milestone.id)
-        if is_checkpoint(record.policy.get("rollback"), milestone.id):
-            # A snapshot to roll back to (with the rollback policy off, nothing is kept): how
-            # many milestones were done. Their results are the run's own from then on: a
-            # result changes only when its milestone runs again, which needs a rollback to
-            # before it, which drops this snapshot. So a snapshot costs the same whatever
-            # the run's size, even with every milestone a checkpoint.
-            record.checkpoints[milestone.id] = {"done": len(record.completed)}
-            self._log(record, entries, kind="checkpoint", milestone=milestone.id)
+        self.checkpoint(record, milestone.id, entries)
         if compiled.definition.kind == "session":
             record.status = "waiting"
             self._stop(record, entries)
             return False
         self._fire(compiled, record, "succeed", entries)
         return True
+
+    def checkpoint(self, record: RunRecord, milestone: str, entries: list[Entry]) -> None:
+        """Keep a snapshot to roll back to, if ``milestone`` (just completed, by its handler or
+        by ``advance``) is a checkpoint of the run; with the rollback policy off, nothing."""
+        if is_checkpoint(record.policy.get("rollback"), milestone):
+            # How many milestones were done. Their results are the run's own from then on: a
+            # result changes only when its milestone runs again, which needs a rollback to
+            # before it, which drops this snapshot. So a snapshot costs the same whatever the
+            # run's size, even with every milestone a checkpoint.
+            record.checkpoints[milestone] = {"done": len(record.completed)}
+            self._log(record, entries, kind="checkpoint", milestone=milestone)
 
     def _fail(
         self,

@@ -207,3 +207,46 @@ def test_work_redone_after_a_rollback_gets_new_idempotency_keys(
         ("do", "expose", "r:expose"),
     ]
     assert len({key for _, _, key in keys if "embed" in key}) == 5
+
+
+BOOKING = """
+journey: booking
+kind: saga
+milestones:
+  - {id: reserve, action: t.step, compensation: t.undo, checkpoint: true}
+  - {id: approve, compensation: t.undo, checkpoint: true}
+  - {id: charge, action: t.step, compensation: t.undo}
+  - {id: confirm}
+policies:
+  saga: {enabled: true}
+  rollback: {enabled: true}
+"""
+
+
+def test_a_wait_milestone_marked_checkpoint_can_be_rolled_back_to(
+    engine: journeys.Engine, recorder: Any
+) -> None:
+    """Found by the stateful tests: advance never kept the snapshot, so rolling back to a wait
+    milestone marked checkpoint: true said it had not been reached."""
+    run = engine.start(journeys.load_definition(BOOKING))
+    run = engine.advance(run.id, "approve", {"ok": 1})
+    assert run.state == "confirm"
+    run = engine.rollback(run.id, to="approve")
+    assert (run.status, recorder.of("undo")) == ("rolled_back", ["charge"])
+    assert run.results == {"reserve": {"done": "reserve"}, "approve": {"ok": 1}}
+
+
+def test_cancelling_a_rolled_back_saga_compensates_what_it_kept(
+    engine: journeys.Engine, recorder: Any
+) -> None:
+    """Found by the stateful tests: a saga cancelled after a rollback ended ``cancelled`` with
+    the milestones up to its checkpoint never undone."""
+    run = engine.start(journeys.load_definition(BOOKING))
+    run = engine.advance(run.id, "approve", {"ok": 1})
+    run = engine.rollback(run.id, to="reserve")
+    assert recorder.of("undo") == ["charge", "approve"]
+    run = engine.cancel(run.id)
+    assert run.status == "cancelled"
+    assert recorder.of("undo") == ["charge", "approve", "reserve"]
+    with pytest.raises(journeys.StateError):
+        engine.resume(run.id)
