@@ -33,7 +33,9 @@ Status = Literal[
 FINISHED: Final = frozenset(
     {"completed", "failed", "compensated", "compensation_failed", "cancelled"}
 )
-"""Statuses a run never leaves. (``rolled_back`` is not one: ``resume`` goes on from there.)"""
+"""Statuses in which a run has ended: nothing moves it on. One thing can still change a
+``completed`` or ``failed`` run: a rollback by hand to a checkpoint (with the rollback policy
+on); the others are final. (``rolled_back`` is not one: ``resume`` goes on from there.)"""
 
 ACTIVE: Final = frozenset({"pending", "running", "compensating"})
 """Statuses of a run being driven (or interrupted while driven: a crash leaves these)."""
@@ -72,7 +74,8 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        """True once the run can no longer change."""
+        """True once the run has ended (see :data:`FINISHED`: only a rollback by hand can
+        take a completed or failed run back to a checkpoint)."""
         return self.status in FINISHED
 
     def to_dict(self) -> dict[str, Any]:
