@@ -34,6 +34,7 @@ import time
 from typing import Any
 
 import journeys
+from journeys.engine import faults
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -99,6 +100,12 @@ def _log_end(call_id: int, how: str, result_key: str | None = None) -> None:
     )
 
 
+def _fault_point(point: str, ctx: Any) -> None:
+    """The handler's own fault points (engine/faults.py): the engine cannot see an effect."""
+    if faults.ARMED:
+        faults.hit(point, f"undo:{ctx.milestone}" if ctx.compensating else ctx.milestone)
+
+
 def _anomaly(ctx: Any, what: str) -> None:
     _db().execute(
         "INSERT INTO anomalies (key, run_id, milestone, what) VALUES (?, ?, ?, ?)",
@@ -113,6 +120,7 @@ def step(ctx: Any) -> dict[str, Any]:
     call = _log_start(ctx)
     ms = float(ctx.args.get("ms", 12))
     _pause(ms / 2)
+    _fault_point("before_effect", ctx)
     if ctx.args.get("fatal") in (True, "true", "True", 1, "1"):
         _log_end(call, "fatal")
         raise journeys.Fatal(f"{ctx.milestone} fails for good (on purpose)")
@@ -126,6 +134,7 @@ def step(ctx: Any) -> dict[str, Any]:
         " VALUES (?, ?, ?, ?, ?, ?)",
         (ctx.idempotency_key, ctx.run_id, ctx.milestone, value, os.getpid(), time.time()),
     )
+    _fault_point("after_effect", ctx)
     _pause(ms / 2)
     _log_end(call, "ok", ctx.idempotency_key)
     return {"key": ctx.idempotency_key, "value": value, "attempt": ctx.attempt}
@@ -142,6 +151,7 @@ def undo(ctx: Any) -> dict[str, Any]:
     if ctx.attempt < fail_until:
         _log_end(call, "transient")
         raise ConnectionError(f"undo {ctx.milestone}: attempt {ctx.attempt} < {fail_until}")
+    _fault_point("before_effect", ctx)
     result = ctx.result
     target = result.get("key") if isinstance(result, dict) else None
     if target is None:
@@ -173,6 +183,7 @@ def undo(ctx: Any) -> dict[str, Any]:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    _fault_point("after_effect", ctx)
     _pause(ms / 2)
     _log_end(call, "ok", target)
     return {"undone": target}
