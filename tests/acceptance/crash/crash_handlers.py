@@ -22,6 +22,10 @@ Handlers:
   call takes, split around the effect).
 - ``fx.undo``: undoes the effect whose key is in ``ctx.result["key"]``; ``undo_fail_until``
   makes its first attempts fail transiently.
+
+Both reach the fault points ``before_effect`` and ``after_effect`` of journeys/engine/faults.py
+(``JOURNEYS_FAULTS=after_effect:undo:m2`` kills the process inside undo:m2, its undo applied):
+the engine cannot see where a handler's effect is, so the crash matrix's handlers say it.
 """
 
 from __future__ import annotations
