@@ -51,6 +51,10 @@ def forks() -> Iterator[matrix.Forks]:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[matrix.Stores]:
+    if not POSTGRES_URL:
+        pytest.skip(
+            "JOURNEYS_TEST_POSTGRES_URL is not set: the crash matrix did NOT run on PostgreSQL"
+        )
     stores = matrix.Stores("postgres", POSTGRES_URL)
     yield stores
     stores.close()
@@ -73,11 +77,7 @@ PG_CELLS = ALL if FULL else POSTGRES_SUBSET
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("cell", PG_CELLS, ids=[c.id for c in PG_CELLS])
-def test_postgres(cell: matrix.Cell, forks: matrix.Forks, postgres: matrix.Stores) -> None:
-    if not POSTGRES_URL:
-        pytest.skip(
-            "JOURNEYS_TEST_POSTGRES_URL is not set: the crash matrix did NOT run on PostgreSQL"
-        )
+def test_postgres(cell: matrix.Cell, postgres: matrix.Stores, forks: matrix.Forks) -> None:
     _check(cell, postgres, forks)
 
 
