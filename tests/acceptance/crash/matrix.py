@@ -14,8 +14,11 @@ real switch, ``JOURNEYS_FAULTS=POINT:STATE``. A cell is (phase, point, state):
 - phase ``recover``: ``journeys run`` dies after m1's intent (after STATE's intent for
   ``after_claim``), then ``journeys recover`` dies at POINT in STATE, then a second
   ``journeys recover`` finishes the run.
+- phase ``again``: ``journeys run`` dies at POINT in STATE, the first ``journeys recover`` dies
+  at the same point, a second one finishes the run: the attempt cut short twice is called a
+  third time, still under its key. Not in the default test run (JOURNEYS_CRASH_MATRIX=full).
 
-Checks of each cell (``Cell.check``): the run is terminal (``compensated``); the ledger holds
+Checks of each cell (``Trial._check``): the run is terminal (``compensated``); the ledger holds
 the effects of m1, m2, m3 once each, under their idempotency keys, each undone once by its own
 compensation, and no effect of m4; handlers were called again only for the attempt whose outcome
 the kill kept from being committed (exactly that one, with the same key); the history is
@@ -30,8 +33,8 @@ kernel has been given, so the disk's fsync adds time and nothing to what is test
 
 As a script, it prints the matrix::
 
-    python tests/acceptance/crash/matrix.py [--backend sqlite|postgres] [--phase run|recover]
-        [--postgres URL] [--verbose]
+    python tests/acceptance/crash/matrix.py [--backend sqlite|postgres]
+        [--phase run|recover|again]... [--postgres URL] [--verbose]
 """
 
 from __future__ import annotations
@@ -73,10 +76,13 @@ UNDOING = ("undo:m3", "undo:m2", "undo:m1")
 ORDER = FORWARD + UNDOING
 """The saga's states, in the order the run meets them."""
 DONE = ("m1", "m2", "m3")
-PHASES = ("run", "recover")
+PHASES = ("run", "recover", "again")
+CI_PHASES = ("run", "recover")
+"""The phases the test suite runs by default (``again`` with JOURNEYS_CRASH_MATRIX=full)."""
 POINTS = {
     "run": tuple(p for p in faults.POINTS if p != "after_claim"),  # only a recoverer claims
     "recover": faults.POINTS,
+    "again": tuple(p for p in faults.POINTS if p != "after_claim"),
 }
 UNREACHED = {("after_effect", "m4")}
 """m4 raises before its effect: its after_effect point is never reached (the cell checks
@@ -115,15 +121,26 @@ class Cell:
         return self.reached and (self.point, self.state) != ("after_outcome", ORDER[-1])
 
     @property
-    def called_again(self) -> set[str]:
-        """The states whose handler must be called twice: the attempt whose outcome was not
-        committed when the process died (the same key both times)."""
+    def kills_recovery(self) -> bool:
+        """Phase ``again``: the first recovery dies at the same point, if it reaches it: not
+        when the first kill came before the run's first commit (nothing to recover), nor after
+        an outcome's commit (recovery never commits that outcome again)."""
+        first_commit = self.point == "before_intent" and self.state == ORDER[0]
+        done = self.point == "after_outcome"
+        return self.phase == "again" and self.cut_short and not first_commit and not done
+
+    @property
+    def called_again(self) -> Counter[str]:
+        """How many more times than once each state's handler must be called: once more for
+        each process that died between the call and its outcome's commit (the same key each
+        time)."""
+        deaths = 2 if self.kills_recovery else 1
         if self.point in CALL_POINTS and self.reached:
-            return {self.state}
+            return Counter({self.state: deaths})
         if self.point == "before_intent" and self.state != ORDER[0]:
             # the previous attempt's outcome shares this intent's commit, lost with it
-            return {ORDER[ORDER.index(self.state) - 1]}
-        return set()
+            return Counter({ORDER[ORDER.index(self.state) - 1]: deaths})
+        return Counter()
 
 
 def cells(phases: tuple[str, ...] = PHASES) -> list[Cell]:
@@ -322,7 +339,11 @@ class Trial:
     def _drive(self) -> None:
         cell = self.cell
         fault = f"{cell.point}:{cell.state}"
-        if cell.phase == "run":
+        if cell.phase == "again":
+            self._expect_killed(self.journeys("run", fault=fault), fault, cell.reached)
+            if cell.kills_recovery:
+                self._expect_killed(self.journeys("recover", fault=fault), fault)
+        elif cell.phase == "run":
             self._expect_killed(self.journeys("run", fault=fault), fault, cell.reached)
         else:
             first = f"after_intent:{cell.state if cell.point == 'after_claim' else ORDER[0]}"
@@ -393,8 +414,9 @@ class Trial:
                 problems.append(f"call of {_state_of(c)} under key {c['key']}, not {key}")
         unended = [_state_of(c) for c in calls if c["ended"] is None]
         if self.cell.point in faults.HANDLER_POINTS and self.cell.reached:
-            if unended != [self.cell.state]:
-                problems.append(f"calls cut short: {unended}, expected [{self.cell.state}]")
+            expected = [self.cell.state] * (2 if self.cell.kills_recovery else 1)
+            if unended != expected:
+                problems.append(f"calls cut short: {unended}, expected {expected}")
         elif unended:
             problems.append(f"calls that never ended, with no kill inside a handler: {unended}")
 
@@ -501,7 +523,11 @@ def table(results: list[Result]) -> str:
         rows = [c for c in by_cell if c.phase == phase]
         if not rows:
             continue
-        head = "journeys run killed at" if phase == "run" else "journeys recover killed at"
+        head = {
+            "run": "journeys run killed at",
+            "recover": "journeys recover killed at",
+            "again": "both killed at the same",
+        }[phase]
         lines.append(f"{head:<28}" + "".join(f"{s:>9}" for s in ORDER))
         lines.append(f"{'':<28}" + f"{'forward':-^36}" + f"{'compensating':-^27}")
         for point in POINTS[phase]:

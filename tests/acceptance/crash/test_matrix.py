@@ -10,7 +10,8 @@ shares the blind crash tests' effect ledger (crash_handlers.py) and backends (ha
 Backends: every cell on SQLite. On PostgreSQL (``JOURNEYS_TEST_POSTGRES_URL``; skipped, saying
 so, without it) a subset: in ``journeys run``, every point at m2, m4 (the failing step) and
 undo:m2; in ``journeys recover``, every point at m3 and undo:m2. ``JOURNEYS_CRASH_MATRIX=full``
-runs every cell on PostgreSQL too. ``python tests/acceptance/crash/matrix.py`` prints the matrix.
+runs every cell on PostgreSQL too, and on both the phase ``again`` (the run and its first
+recovery killed at the same point). ``python tests/acceptance/crash/matrix.py`` prints the matrix.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from journeys.engine import faults  # noqa: E402
 POSTGRES_URL = os.environ.get("JOURNEYS_TEST_POSTGRES_URL")
 FULL = os.environ.get("JOURNEYS_CRASH_MATRIX") == "full"
 
-ALL = matrix.cells()
+ALL = matrix.cells(matrix.CI_PHASES)
+AGAIN = matrix.cells(("again",)) if FULL else []
 POSTGRES_SUBSET = [
     c
     for c in ALL
@@ -66,12 +68,12 @@ def _check(cell: matrix.Cell, stores: matrix.Stores, forks: matrix.Forks) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cell", ALL, ids=[c.id for c in ALL])
+@pytest.mark.parametrize("cell", ALL + AGAIN, ids=[c.id for c in ALL + AGAIN])
 def test_sqlite(cell: matrix.Cell, forks: matrix.Forks) -> None:
     _check(cell, matrix.Stores("sqlite"), forks)
 
 
-PG_CELLS = ALL if FULL else POSTGRES_SUBSET
+PG_CELLS = ALL + AGAIN if FULL else POSTGRES_SUBSET
 
 
 @pytest.mark.slow
