@@ -11,7 +11,8 @@ that point, a milestone id going forward, ``undo:ID`` while compensating, or ``*
 process kills itself the first time it reaches one of them, e.g.
 ``JOURNEYS_FAULTS=after_intent:pay,before_effect:undo:ship``. With the variable unset,
 :data:`ARMED` is None and every point in the engine is a test of that module-level None: no
-call, no lookup, no allocation (measured in the crash-matrix report: no difference in runs/s).
+call, no allocation. That is about 30 ns a point, some 20 points in a 5-milestone run of 600 µs
+or more; ``python -m benchmarks.engine`` shows no difference with and without the points.
 A malformed value is not raised at import (that would be a traceback): :data:`ERROR` says what
 is wrong, and making a runner raises it as a :class:`~journeys.JourneyError`.
 
