@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 
 from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
-from journeys.engine import ids, leases, moves, outbox, store
+from journeys.engine import faults, ids, leases, moves, outbox, store
 from journeys.engine import inputs as inputs_module
 from journeys.engine import policy as policy_module
 from journeys.engine import runner as runner_module
@@ -460,6 +460,8 @@ class Engine:
         for run_id in claimed:
             try:
                 found.append(self._moves.take(run_id))
+                if faults.ARMED:  # test-only: die holding the lease (see engine/faults.py)
+                    faults.hit("after_claim", found[-1][1].state)
             except JourneyError as error:
                 self._heart.drop([run_id])  # its lease runs out; another worker may take it
                 _LOGGER.warning("run %s left to others: %s", run_id, error)

@@ -18,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
 import re
-import signal
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -34,7 +32,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
 from journeys.definitions import expressions
 from journeys.definitions.model import Milestone, Retry
-from journeys.engine import compiler
+from journeys.engine import compiler, faults
 from journeys.engine.compiler import HUB, TERMINAL, Compiled
 from journeys.engine.events import Event, Listener, Progress, ProgressKind, events_of
 from journeys.engine.policy import is_checkpoint
@@ -45,7 +43,6 @@ from journeys.handlers.context import Context
 from journeys.handlers.registry import Handler, Registry
 
 __all__ = [
-    "FAULT_POINTS",
     "SLEEP",
     "AlreadyStarted",
     "Call",
@@ -87,36 +84,6 @@ class Outcome:
 
 _LOGGER = logging.getLogger("journeys.engine")
 
-FAULT_POINTS = ("before_intent", "after_intent", "after_handler")
-"""Where the protocol can be made to die, for crash tests: ``JOURNEYS_FAULTS=after_intent:pay``
-(comma-separated ``point:state``; ``*`` for any state) kills the process with SIGKILL there."""
-
-
-def _faults() -> tuple[frozenset[tuple[str, str]], str | None]:
-    """The kill points asked for, and what is wrong with the variable (told when an engine is
-    made: raising at import would show a traceback instead of a message)."""
-    spec = os.environ.get("JOURNEYS_FAULTS", "")
-    found = set()
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        point, _, state = item.partition(":")
-        if point not in FAULT_POINTS or not state:
-            return frozenset(), (
-                f"JOURNEYS_FAULTS: {item!r} is not POINT:STATE with a point among"
-                f" {', '.join(FAULT_POINTS)}"
-            )
-        found.add((point, state))
-    return frozenset(found), None
-
-
-# read once: with the variable unset, each point costs one falsy test
-_FAULTS, _FAULTS_ERROR = _faults()
-
-
-def _fault(point: str, state: str) -> None:
-    if (point, state) in _FAULTS or (point, "*") in _FAULTS:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 Request = Call | Sleep
 Drive = Generator[Request, Outcome | None, None]
 
@@ -143,8 +110,8 @@ class Runner:
         owner: str = "",
         lease: float = 30.0,
     ) -> None:
-        if _FAULTS_ERROR is not None:
-            raise JourneyError(_FAULTS_ERROR)
+        if faults.ERROR is not None:
+            raise JourneyError(faults.ERROR)
         self.store = store
         self.registry = registry
         self.owner = owner
@@ -213,19 +180,19 @@ class Runner:
                 # The intent, committed with everything since the last commit (the previous
                 # milestone's outcome and the transition it caused) and the run's row: one
                 # commit per milestone, n + 1 for a journey of n.
-                if _FAULTS:
-                    _fault("before_intent", state)
+                if faults.ARMED:
+                    faults.hit("before_intent", state)
                 entries.append(self._intent(compiled, record, milestone, call, undoing))
                 self._save(record, entries)
-                if _FAULTS:
-                    _fault("after_intent", state)
+                if faults.ARMED:
+                    faults.hit("after_intent", state)
             if self.listener is not None:
                 self._tell(record, "compensating" if undoing else "started", milestone.id)
             began = time.perf_counter()
             outcome = yield call
             took = time.perf_counter() - began
-            if _FAULTS:
-                _fault("after_handler", state)
+            if faults.ARMED:
+                faults.hit("after_handler", state)
             assert outcome is not None
             if outcome.ok:
                 waits = not self._succeeded(
@@ -578,6 +545,8 @@ class Runner:
                 raise AlreadyStarted(existing)
         else:
             self.store.save(record, entries)
+        if faults.ARMED:
+            _outcomes_committed(entries)
         entries.clear()
         if self._pending:
             self._tell_subscribers(record.id)
@@ -595,6 +564,15 @@ class Runner:
 
     def _stop(self, record: RunRecord, entries: list[Entry]) -> None:
         self._save(record, entries)
+
+
+def _outcomes_committed(entries: list[Entry]) -> None:
+    """The ``after_outcome`` fault point of each attempt whose outcome was just committed (the
+    commit is the next intent's or the run's stop, so its entries tell which outcomes it held)."""
+    for entry in entries:
+        if entry.kind in ("operation", "compensation") and entry.status != "pending":
+            undo = "undo:" if entry.kind == "compensation" else ""
+            faults.hit("after_outcome", f"{undo}{entry.milestone}")
 
 
 SLEEP: Final = "builtin.sleep"

@@ -22,6 +22,10 @@ Handlers:
   call takes, split around the effect).
 - ``fx.undo``: undoes the effect whose key is in ``ctx.result["key"]``; ``undo_fail_until``
   makes its first attempts fail transiently.
+
+Both reach the fault points ``before_effect`` and ``after_effect`` of journeys/engine/faults.py
+(``JOURNEYS_FAULTS=after_effect:undo:m2`` kills the process inside undo:m2, its undo applied):
+the engine cannot see where a handler's effect is, so the crash matrix's handlers say it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import time
 from typing import Any
 
 import journeys
+from journeys.engine import faults
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -99,6 +104,12 @@ def _log_end(call_id: int, how: str, result_key: str | None = None) -> None:
     )
 
 
+def _fault_point(point: str, ctx: Any) -> None:
+    """The handler's own fault points (engine/faults.py): the engine cannot see an effect."""
+    if faults.ARMED:
+        faults.hit(point, f"undo:{ctx.milestone}" if ctx.compensating else ctx.milestone)
+
+
 def _anomaly(ctx: Any, what: str) -> None:
     _db().execute(
         "INSERT INTO anomalies (key, run_id, milestone, what) VALUES (?, ?, ?, ?)",
@@ -113,6 +124,7 @@ def step(ctx: Any) -> dict[str, Any]:
     call = _log_start(ctx)
     ms = float(ctx.args.get("ms", 12))
     _pause(ms / 2)
+    _fault_point("before_effect", ctx)
     if ctx.args.get("fatal") in (True, "true", "True", 1, "1"):
         _log_end(call, "fatal")
         raise journeys.Fatal(f"{ctx.milestone} fails for good (on purpose)")
@@ -126,6 +138,7 @@ def step(ctx: Any) -> dict[str, Any]:
         " VALUES (?, ?, ?, ?, ?, ?)",
         (ctx.idempotency_key, ctx.run_id, ctx.milestone, value, os.getpid(), time.time()),
     )
+    _fault_point("after_effect", ctx)
     _pause(ms / 2)
     _log_end(call, "ok", ctx.idempotency_key)
     return {"key": ctx.idempotency_key, "value": value, "attempt": ctx.attempt}
@@ -142,6 +155,7 @@ def undo(ctx: Any) -> dict[str, Any]:
     if ctx.attempt < fail_until:
         _log_end(call, "transient")
         raise ConnectionError(f"undo {ctx.milestone}: attempt {ctx.attempt} < {fail_until}")
+    _fault_point("before_effect", ctx)
     result = ctx.result
     target = result.get("key") if isinstance(result, dict) else None
     if target is None:
@@ -173,6 +187,7 @@ def undo(ctx: Any) -> dict[str, Any]:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    _fault_point("after_effect", ctx)
     _pause(ms / 2)
     _log_end(call, "ok", target)
     return {"undone": target}
