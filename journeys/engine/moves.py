@@ -16,7 +16,7 @@ from typing import Any
 from journeys.definitions import durations
 from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
-from journeys.engine import compiler
+from journeys.engine import compiler, texts
 from journeys.engine import runner as runner_module
 from journeys.engine.compiler import HUB, Compiled
 from journeys.engine.run import FINISHED, Entry, RunRecord
@@ -88,6 +88,11 @@ class Moves:
         self._handlers_checked[key] = self.registry.version
 
     def check(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
+        """Refuse a call whose tenant or user the store cannot keep, or that ``authorize``
+        refuses, before anything is written."""
+        for name, value in (("tenant", tenant), ("user", user)):
+            if value is not None:
+                texts.check(value, name)
         if self._authorize is None:
             return
         allowed = self._authorize({"tenant": tenant, "user": user}, action, resource)
@@ -98,7 +103,10 @@ class Moves:
             )
 
     def load(self, run_id: str, tenant: str | None = None) -> tuple[Compiled, RunRecord]:
-        record = self.store.load(run_id)
+        # an id no run can have (a NUL, a lone surrogate: the database would fail on it) is
+        # not found like any other
+        unusable = not isinstance(run_id, str) or texts.unstorable(run_id) is not None
+        record = None if unusable else self.store.load(run_id)
         if record is None or (tenant is not None and record.tenant != tenant):
             # another tenant's run is reported exactly like a missing one: nothing leaks
             raise RunNotFound(f"no run {run_id!r} in {self.store.url}", run_id=run_id)
@@ -129,7 +137,8 @@ class Moves:
         self, run_id: str, milestone: str, error: str, tenant: str | None, user: str | None
     ) -> Prepared:
         compiled, record = self._waiting_at(run_id, milestone, "fail", tenant, user)
-        entries = signal(record, user, trigger="fail", milestone=milestone, error=str(error))
+        error = texts.escaped(str(error))  # recorded whatever it says, as a handler's is
+        entries = signal(record, user, trigger="fail", milestone=milestone, error=error)
         record.error = f"{milestone} failed: {error}"
         self._move(compiled, record, "fail", entries)
         return compiled, record, entries, True

@@ -21,7 +21,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 
 from journeys.definitions import durations
 from journeys.definitions.model import Retry
-from journeys.engine import ids, schema
+from journeys.engine import ids, schema, texts
 from journeys.engine.events import Lineage
 from journeys.engine.runner import check_json
 from journeys.engine.sqlstore import SqlStore
@@ -34,6 +34,7 @@ STATUSES: Final = ("pending", "completed", "failed", "retrying", "dead")
 _FILTERS: Final = ("operation", "target", "status", "correlation_id", "kind")
 _LIFECYCLE: Final = ("retry_count", "delay", "backoff", "factor", "max_delay", "ttl")
 _BACKOFFS: Final = ("fixed", "linear", "exponential")
+_TARGET_LIMIT: Final = 500  # the target column's length
 
 Timestamp = datetime | float | int | str | None
 
@@ -231,9 +232,11 @@ class WriteAheadLog:
         wal = schema.wal
         values.update(
             updated_at=now if now is not None else self._clock(),
-            updated_by=(user_context or {}).get("user"),
+            updated_by=_context(user_context, "update").get("user"),
         )
-        statement = update(wal).where(wal.c.log_id == log_id)
+        if values.get("error") is not None:  # an outcome is recorded whatever it says
+            values["error"] = texts.escaped(str(values["error"]))
+        statement = update(wal).where(wal.c.log_id == _sought(log_id, "log_id"))
         tenant = _tenant(user_context)
         if tenant is not None:
             statement = statement.where(wal.c.tenant_id == tenant)
@@ -257,7 +260,7 @@ class WriteAheadLog:
         now = self._clock()
         query = (
             _select()
-            .where(wal.c.namespace == namespace, schema.SERVICE_ENTRY)
+            .where(wal.c.namespace == _sought(namespace, "namespace"), schema.SERVICE_ENTRY)
             .where(
                 or_(
                     wal.c.status == "pending",
@@ -298,7 +301,7 @@ class WriteAheadLog:
 
     def get(self, log_id: str, user_context: Mapping[str, Any] | None = None) -> LogEntry:
         """One entry by its ``log_id`` (with a tenant in ``user_context``: that tenant's only)."""
-        query = _select().where(schema.wal.c.log_id == log_id)
+        query = _select().where(schema.wal.c.log_id == _sought(log_id, "log_id"))
         tenant = _tenant(user_context)
         if tenant is not None:
             query = query.where(schema.wal.c.tenant_id == tenant)
@@ -323,7 +326,7 @@ class WriteAheadLog:
         ``correlation_id`` (a run id) or ``kind``. With a tenant in ``user_context``, only
         that tenant's entries."""
         wal = schema.wal
-        query = _select().where(wal.c.namespace == namespace)
+        query = _select().where(wal.c.namespace == _sought(namespace, "namespace"))
         if from_timestamp is not None:
             query = query.where(wal.c.created_at >= _seconds(from_timestamp, "from_timestamp"))
         if to_timestamp is not None:
@@ -335,7 +338,7 @@ class WriteAheadLog:
                     f" are {', '.join(_FILTERS)}"
                 )
             column = wal.c.run_id if name == "correlation_id" else wal.c[name]
-            query = query.where(column == value)
+            query = query.where(column == _sought(value, f"filter {name}"))
         tenant = _tenant(user_context)
         if tenant is not None:
             query = query.where(wal.c.tenant_id == tenant)
@@ -365,11 +368,17 @@ class WriteAheadLog:
             raise JourneyError(f"{where}: namespace must be a non-empty string")
         if not isinstance(target, str):
             raise JourneyError(f"{where}: target must be a string")
+        # what PostgreSQL's columns keep, checked the same on every store
+        texts.check(namespace, f"{where}: namespace")
+        texts.check(target, f"{where}: target", _TARGET_LIMIT)
+        for name in ("operation", "correlation_id"):
+            if entry.get(name) is not None:
+                texts.check(entry[name], f"{where}: {name}")
         payload = entry.get("payload")
         check_json(payload, f"{where}: payload")
         lifecycle = _lifecycle(entry.get("lifecycle"), where)
         ttl = durations.parse(lifecycle["ttl"]) if "ttl" in lifecycle else self._default_ttl
-        context = entry.get("user_context") or {}
+        context = _context(entry.get("user_context"), where)
         return {
             "log_id": ids.new_id(),
             "run_id": entry.get("correlation_id"),
@@ -425,7 +434,22 @@ def _check_status(status: str) -> None:
 
 def _tenant(user_context: Mapping[str, Any] | None) -> str | None:
     tenant = (user_context or {}).get("tenant")
-    return str(tenant) if tenant is not None else None
+    return _sought(str(tenant), "user_context tenant") if tenant is not None else None
+
+
+def _context(user_context: Mapping[str, Any] | None, where: str) -> Mapping[str, Any]:
+    """The ``user_context`` of a write, its tenant and user checked as the store keeps them."""
+    context = user_context or {}
+    for name in ("tenant", "user"):
+        if context.get(name) is not None:
+            texts.check(context[name], f"{where}: user_context {name}")
+    return context
+
+
+def _sought(value: Any, what: str) -> Any:
+    """A value looked up (a namespace, a filter's): text no store can hold is refused, as it
+    is on writes, rather than left to fail in the database."""
+    return texts.check(value, what, None, verb="looked up") if isinstance(value, str) else value
 
 
 def _seconds(value: Timestamp, what: str) -> float:
