@@ -124,7 +124,9 @@ def test_hostile_text_in_the_service_log_is_kept_verbatim(
         correlation_id=name,
     )
     engine.wal.write_to_log("other", {"untouched": True}, "x")
-    engine.wal.update_log_status(log_id, "failed", result={text: text}, error=text, user_context=who)
+    engine.wal.update_log_status(
+        log_id, "failed", result={text: text}, error=text, user_context=who
+    )
     filters = {"operation": name, "target": text[:500], "correlation_id": name, "status": "failed"}
     [entry] = engine.wal.replay_log(name, filters=filters, user_context=who)
     assert entry.log_id == log_id
@@ -178,7 +180,7 @@ def test_hostile_run_ids_are_not_found_or_kept_verbatim(
 
 def test_hostile_names_in_a_definition_are_refused_by_its_schema() -> None:
     for field, where in (
-        ("journey: \"'; DROP TABLE journeys_runs; --\"", "/journey"),
+        ('journey: "\'; DROP TABLE journeys_runs; --"', "/journey"),
         ("namespace: '\" OR 1=1 --'", "/namespace"),
         ("namespace: " + "n" * 201, "/namespace"),
         ("policies: {wal: {namespace: 'a;--'}}", "/policies/wal/namespace"),
@@ -189,7 +191,7 @@ def test_hostile_names_in_a_definition_are_refused_by_its_schema() -> None:
         with pytest.raises(journeys.DefinitionError) as caught:
             journeys.load_definition(text)
         assert [p.path for p in caught.value.problems] == [where]
-    for milestone in ("\"a'; DROP TABLE x; --\"", "m" * 65):
+    for milestone in ('"a\'; DROP TABLE x; --"', "m" * 65):
         with pytest.raises(journeys.DefinitionError) as caught:
             journeys.load_definition(f"journey: j\nmilestones:\n  - id: {milestone}\n")
         assert caught.value.problems[0].path == "/milestones/0/id"
@@ -327,7 +329,7 @@ def test_a_failure_is_recorded_whatever_its_message_says(
     reported with one: each run ends failed (it once stayed mid-attempt on PostgreSQL), the
     message stored with those characters escaped, read back as the call returned it."""
     raising = journeys.load_definition(
-        "journey: raising\nmilestones:\n  - {id: a, action: t.raise, with: {text: \"'; --\"}}\n"
+        'journey: raising\nmilestones:\n  - {id: a, action: t.raise, with: {text: "\'; --"}}\n'
         "policies: {wal: {enabled: true}}\n"
     )
     run = engine.start(raising)
