@@ -154,7 +154,7 @@ class Engine:
         try:
             return self._drive(prepared)
         except runner_module.AlreadyStarted as started:
-            return _same_journey(started.existing, prepared[0].definition)
+            return _same_journey(started.existing, prepared[0].definition, tenant)
 
     async def astart(
         self,
@@ -187,7 +187,7 @@ class Engine:
         try:
             return await self._adrive(prepared)
         except runner_module.AlreadyStarted as started:
-            return _same_journey(started.existing, prepared[0].definition)
+            return _same_journey(started.existing, prepared[0].definition, tenant)
 
     def _begin(
         self,
@@ -254,6 +254,10 @@ class Engine:
                 document = plan.to_dict()
                 del document["diagram"]  # drawn again from the pinned definition when needed
                 entries.append(record.entry("plan", payload=document))
+        if run_id is not None:  # a start of an id that exists writes nothing, not even this
+            existing = self.store.load(run_id)  # definition (the create below stays the guard)
+            if existing is not None:
+                return (compiled, record, [], False), _same_journey(existing, definition, tenant)
         if definition.content_hash not in self._saved_definitions:
             self.store.save_definition(definition)
             self._saved_definitions.add(definition.content_hash)
@@ -267,7 +271,7 @@ class Engine:
             self._runner.lease_for(record)
         existing = self.store.create(record, entries)
         if existing is not None:
-            return (compiled, record, [], False), _same_journey(existing, definition)
+            return (compiled, record, [], False), _same_journey(existing, definition, tenant)
         return (compiled, record, [], False), None
 
     # --- moving a run ----------------------------------------------------------------------
@@ -588,9 +592,10 @@ class Engine:
         ago) are counted. SQL stores only."""
         return stats_module.stats(self.store, journey=journey, since=since, tenant=tenant)
 
-    def definition(self, run_id: str) -> Definition:
-        """The exact definition the run started with."""
-        return self._moves.load(run_id)[0].definition
+    def definition(self, run_id: str, *, tenant: str | None = None) -> Definition:
+        """The exact definition the run started with; :class:`~journeys.RunNotFound` as
+        :meth:`get`."""
+        return self._moves.load(run_id, tenant)[0].definition
 
     # --- planning --------------------------------------------------------------------------
 
@@ -612,8 +617,8 @@ class Engine:
         ``inputs`` None: not given (a preview). Handler names are checked against this
         engine's registry (a missing one is an error once it holds any handler besides the
         built-ins, or with ``handlers_checked=True``). With ``planning.learn_from_results``
-        on, estimates come from the runs in this store. ``deadline`` (seconds): an error if the
-        worst case is longer.
+        on, estimates come from the runs in this store (``tenant``'s only, when one is
+        given). ``deadline`` (seconds): an error if the worst case is longer.
         """
         if not isinstance(definition, Definition):
             definition = load_definition(definition)
@@ -719,8 +724,18 @@ class Engine:
                 )
 
 
-def _same_journey(existing: RunRecord, definition: Definition) -> Run:
-    """The run that already has the id a start asked for, if it is of the same journey."""
+def _same_journey(existing: RunRecord, definition: Definition, tenant: str | None) -> Run:
+    """The run that already has the id a start asked for, if it is of the same journey (and
+    of the tenant starting, if one is given).
+
+    Another tenant's run is not handed over (it was: its inputs and results, to anyone who
+    knew or guessed its id), nor is its journey named; that the id is taken cannot be hidden,
+    since ids are unique in a store."""
+    if tenant is not None and existing.tenant != tenant:
+        raise StateError(
+            f"run id {existing.id!r} is already used; start with another id (or none: one is made)",
+            run_id=existing.id,
+        )
     if existing.journey != definition.journey:
         raise StateError(
             f"run id {existing.id!r} is already used by a run of journey {existing.journey!r}",
