@@ -31,7 +31,7 @@ from journeys.errors import (
 )
 from journeys.handlers.registry import Registry
 
-__all__ = ["Moves", "Prepared", "handler_names", "signal"]
+__all__ = ["Moves", "Prepared", "ask", "handler_names", "signal", "taking"]
 
 Prepared = tuple[Compiled, RunRecord, list[Entry], bool]
 """What a call prepared: the machine, the run moved in memory, the history entries of the move,
@@ -93,14 +93,16 @@ class Moves:
         for name, value in (("tenant", tenant), ("user", user)):
             if value is not None:
                 texts.check(value, name)
-        if self._authorize is None:
-            return
-        allowed = self._authorize({"tenant": tenant, "user": user}, action, resource)
-        if not allowed:
-            who = user or "anonymous"
-            raise AuthorizationError(
-                f"{who} (tenant {tenant or '-'}) may not {action} {resource}; nothing was written"
-            )
+        self.ask(action, resource, tenant, user)
+
+    @property
+    def authorizes(self) -> bool:
+        """Whether there is an ``authorize`` hook to ask."""
+        return self._authorize is not None
+
+    def ask(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
+        """:class:`AuthorizationError` if ``authorize`` refuses (nothing asked without one)."""
+        ask(self._authorize, action, resource, tenant, user)
 
     def load(self, run_id: str, tenant: str | None = None) -> tuple[Compiled, RunRecord]:
         # an id no run can have (a NUL, a lone surrogate: the database would fail on it) is
@@ -253,18 +255,17 @@ class Moves:
         """The move of a run this engine has just claimed (:meth:`Store.claim`): a queued
         run starts (again, if its starter died before it moved), a due one goes on (its
         wait's deadline failing it, or its parked retry or sleep resuming), an interrupted
-        one is recovered. A refused or unservable run raises; its lease is left to expire,
-        so another worker may take it, later."""
+        one is recovered. ``authorize`` was asked before the claim (:func:`taking`). An
+        unservable run raises; its lease is left to expire, so another worker may take it,
+        later."""
         compiled, record = self.load(run_id)
         entries: list[Entry] = []
         if record.status in ("running", "compensating"):
-            self.check("recover", run_id, record.tenant, record.user)
             self.check_handlers(compiled)
             entries = signal(record, None, trigger="recover", milestone=record.state)
             return compiled, record, entries, True
         if record.status not in ("pending", "waiting"):  # pragma: no cover - claim's rules
             raise StateError(f"run {run_id} is {record.status}: nothing to take", run_id=run_id)
-        self.check("resume", run_id, record.tenant, record.user)
         self.check_handlers(compiled)
         waited = compiled.milestones.get(record.state)
         if record.status == "waiting" and waited is not None and waited.is_wait:
@@ -357,6 +358,30 @@ def signal(record: RunRecord, user: str | None, **fields: Any) -> list[Entry]:
     """The history entry of a call from outside, when the run writes its history: ``user`` is
     who made it (None for the engine's own: a timeout, a recovery), not who started the run."""
     return [record.entry("signal", user=user, **fields)] if record.wal else []
+
+
+def ask(
+    authorize: Callable[[Mapping[str, Any], str, str], bool] | None,
+    action: str,
+    resource: str,
+    tenant: str | None,
+    user: str | None,
+) -> None:
+    """Ask ``authorize`` (if any) whether ``user`` of ``tenant`` may ``action`` ``resource``;
+    :class:`AuthorizationError` if not."""
+    if authorize is None:
+        return
+    if not authorize({"tenant": tenant, "user": user}, action, resource):
+        who = user or "anonymous"
+        raise AuthorizationError(
+            f"{who} (tenant {tenant or '-'}) may not {action} {resource}; nothing was written"
+        )
+
+
+def taking(status: str) -> str:
+    """What ``authorize`` is asked before an engine takes a run in ``status``: ``recover``
+    a run whose mover died, ``resume`` a queued or due one."""
+    return "recover" if status in ("running", "compensating") else "resume"
 
 
 def handler_names(compiled: Compiled) -> list[str]:

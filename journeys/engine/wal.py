@@ -21,7 +21,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 
 from journeys.definitions import durations
 from journeys.definitions.model import Retry
-from journeys.engine import ids, schema, texts
+from journeys.engine import ids, moves, schema, texts
 from journeys.engine.events import Lineage
 from journeys.engine.runner import check_json
 from journeys.engine.sqlstore import SqlStore
@@ -67,7 +67,12 @@ class LogEntry:
 
 
 class WriteAheadLog:
-    """The log of a SQL store: ``WriteAheadLog("sqlite:///journeys.db")``, or ``engine.wal``."""
+    """The log of a SQL store: ``WriteAheadLog("sqlite:///journeys.db")``, or ``engine.wal``.
+
+    ``authorize`` (an engine's, for ``engine.wal``) is asked before each write, with the
+    tenant and user of its ``user_context``: ``write_to_log`` (the namespace), ``update_log``
+    (the ``log_id``: status updates and retries), ``consume`` (the namespace) and ``prune``
+    (``*``); one refused writes nothing."""
 
     def __init__(
         self,
@@ -75,6 +80,7 @@ class WriteAheadLog:
         *,
         default_ttl: str | float = "7d",
         clock: Callable[[], float] = time.time,
+        authorize: Callable[[Mapping[str, Any], str, str], bool] | None = None,
     ) -> None:
         self._owned = isinstance(store, str)
         opened = SqlStore(store) if isinstance(store, str) else store
@@ -88,6 +94,7 @@ class WriteAheadLog:
         """The SQL store the log lives in."""
         self._default_ttl = durations.parse(default_ttl)
         self._clock = clock
+        self._authorize = authorize
 
     def close(self) -> None:
         """Release the connections of a log opened by URL (an engine's log is the engine's)."""
@@ -135,6 +142,8 @@ class WriteAheadLog:
         """
         now = self._clock()
         rows = [self._row(index, entry, now) for index, entry in enumerate(entries)]
+        for row in rows:  # every entry allowed, or none written
+            self._ask("write_to_log", row["namespace"], row["tenant_id"], row["user_id"])
         if rows:
             with self._store.transaction() as connection:
                 connection.execute(insert(schema.wal), rows)
@@ -192,6 +201,7 @@ class WriteAheadLog:
         ``user_context``, only that tenant's entry can be changed."""
         _check_status(status)
         check_json(result, "result")
+        self._ask_context("update_log", log_id, user_context)
         values = {"status": status, "result": result, "error": error}
         self._update(log_id, values, user_context)
 
@@ -203,6 +213,12 @@ class WriteAheadLog:
     ) -> LogEntry:
         """Count a failed attempt of an entry: ``retrying`` with its next attempt's time, as
         its lifecycle says, or ``dead`` once its retries are spent."""
+        self._ask_context("update_log", log_id, user_context)
+        return self._retry(log_id, error, user_context)
+
+    def _retry(
+        self, log_id: str, error: str | None, user_context: Mapping[str, Any] | None
+    ) -> LogEntry:
         entry = self.get(log_id, user_context)
         lifecycle = dict(entry.lifecycle or {})
         retry = Retry(
@@ -256,6 +272,7 @@ class WriteAheadLog:
         """Process the namespace's due entries (``pending``, or ``retrying`` whose time has
         come), oldest first: what ``handler`` returns completes the entry; what it raises
         schedules a retry (or ends it ``dead``). Returns how many were processed."""
+        self._ask_context("consume", namespace, user_context)
         wal = schema.wal
         now = self._clock()
         query = (
@@ -275,19 +292,20 @@ class WriteAheadLog:
             query = query.where(wal.c.tenant_id == tenant)
         with self._store.transaction() as connection:
             due = [_entry(row) for row in connection.execute(query)]
-        for entry in due:
+        for entry in due:  # the outcomes are consume's own writes: authorize was asked for it
             try:
                 result = handler(entry)
             except Exception as error:
-                self.schedule_retry(entry.log_id, f"{type(error).__name__}: {error}", user_context)
+                self._retry(entry.log_id, f"{type(error).__name__}: {error}", user_context)
             else:
-                self.update_log_status(
-                    entry.log_id, "completed", result=result, user_context=user_context
-                )
+                check_json(result, "result")
+                values = {"status": "completed", "result": result, "error": None}
+                self._update(entry.log_id, values, user_context)
         return len(due)
 
     def prune(self, now: Timestamp = None) -> int:
         """Delete the entries whose time to live has passed; return how many."""
+        self._ask("prune", "*", None, None)
         moment = _seconds(now, "now") if now is not None else self._clock()
         with self._store.transaction() as connection:
             return int(
@@ -349,6 +367,15 @@ class WriteAheadLog:
             return [_entry(row) for row in connection.execute(query)]
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _ask(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
+        moves.ask(self._authorize, action, resource, tenant, user)
+
+    def _ask_context(
+        self, action: str, resource: str, user_context: Mapping[str, Any] | None
+    ) -> None:
+        context = _context(user_context, action)
+        self._ask(action, resource, context.get("tenant"), context.get("user"))
 
     def _row(self, index: int, entry: Mapping[str, Any], now: float) -> dict[str, Any]:
         where = f"entry {index}"
