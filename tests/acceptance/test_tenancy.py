@@ -5,13 +5,9 @@ history, wal replay, stats, plan --db) answers as if the other tenant's run did 
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
 import journeys
 
@@ -27,29 +23,6 @@ policies:
   planning: {enabled: true, validate_plan: false, learn_from_results: true}
 """
 MISSING = "01900000-0000-7000-8000-000000000000"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A store the command and this test share: a SQLite file, or a PostgreSQL schema of its
-    own (dropped after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'runs.db'}"
-        return
-    base = os.environ.get("JOURNEYS_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("PostgreSQL variant NOT RUN: set JOURNEYS_TEST_POSTGRES_URL")
-    name = f"journeys_test_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{name}"'))
-        url = sqlalchemy.make_url(base).update_query_dict({"options": f"-csearch_path={name}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'DROP SCHEMA "{name}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture
