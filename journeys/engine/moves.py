@@ -18,6 +18,7 @@ from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
 from journeys.engine import compiler, texts
 from journeys.engine import runner as runner_module
+from journeys.engine import store as store_module
 from journeys.engine.compiler import HUB, Compiled
 from journeys.engine.run import FINISHED, Entry, RunRecord
 from journeys.engine.store import Store
@@ -111,7 +112,8 @@ class Moves:
         record = None if unusable else self.store.load(run_id)
         if record is None or (tenant is not None and record.tenant != tenant):
             # another tenant's run is reported exactly like a missing one: nothing leaks
-            raise RunNotFound(f"no run {run_id!r} in {self.store.url}", run_id=run_id)
+            where = store_module.shown(self.store.url)  # a password is no caller's business
+            raise RunNotFound(f"no run {run_id!r} in {where}", run_id=run_id)
         compiled = self._compiled.get(record.definition_hash)
         if compiled is None:
             text = self.store.definition_text(record.definition_hash)

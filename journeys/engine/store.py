@@ -18,7 +18,7 @@ from journeys.definitions.model import Definition
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.errors import JourneyError, StateError
 
-__all__ = ["Claimable", "MemoryStore", "Store", "claimable", "open"]
+__all__ = ["Claimable", "MemoryStore", "Store", "claimable", "open", "shown"]
 
 Claimable = Literal["new", "due", "interrupted"]
 """What a worker takes: see :meth:`Store.claim`."""
@@ -292,6 +292,16 @@ def claimable(
 
 def _copy(record: RunRecord) -> RunRecord:
     return record.clone()
+
+
+def shown(url: str) -> str:
+    """A store's URL as errors show it: with its password, if any, as ``***``."""
+    from sqlalchemy.engine import make_url  # not for memory: stores
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a database URL (memory:): nothing to hide
+        return url
 
 
 def open(url: str | Store | None) -> Store:
