@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 import journeys
 
@@ -186,3 +187,16 @@ def test_a_tenant_replays_consumes_and_updates_only_its_own_entries(
     assert wal.consume("shared", seen.append, user_context=globex) == 1
     assert [e.log_id for e in seen] == [tenants.globex_entry]
     assert wal.get(tenants.acme_entry).status == "pending"  # acme's is still to do
+
+
+def test_a_missing_run_does_not_show_the_store_s_password(sql_url: str) -> None:
+    """RunNotFound named the store by its URL, password included, to whoever asked for a run
+    (a tenant's caller, the command line's output)."""
+    url = sqlalchemy.make_url(sql_url)
+    if url.get_backend_name() == "postgresql":  # the test server trusts: any password connects
+        url = url.set(password="s3cret-pw")
+    with journeys.Engine(url.render_as_string(hide_password=False)) as engine:
+        with pytest.raises(journeys.RunNotFound) as caught:
+            engine.get(MISSING, tenant="globex")
+    assert "s3cret-pw" not in str(caught.value)
+    assert str(caught.value) == f"no run {MISSING!r} in {url.render_as_string(hide_password=True)}"
