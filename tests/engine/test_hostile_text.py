@@ -385,3 +385,22 @@ def test_names_longer_than_the_store_keeps_are_refused_on_every_store(
         call(engine, definition)
     assert not isinstance(caught.value, journeys.StoreError)
     assert database_rows(sql_url) == before
+
+
+def test_a_nul_written_as_a_yaml_escape_is_refused_by_the_definition_loader() -> None:
+    """Titles, docs, ``with:`` arguments and input defaults reach the store (the plan, the
+    written-ahead arguments, the inputs): a NUL in one failed the run on PostgreSQL."""
+    text = (
+        'journey: j\ntitle: "a\\0b"\n'
+        'inputs: {type: object, properties: {x: {type: string, default: "\\x00"}}}\n'
+        'milestones:\n  - {id: a, doc: "\\u0000", with: {"k\\0": 1}}\n'
+    )
+    with pytest.raises(journeys.DefinitionError) as caught:
+        journeys.load_definition(text)
+    assert [(p.line, p.path) for p in caught.value.problems] == [
+        (2, "/title"),
+        (3, "/inputs/properties/x/default"),
+        (5, "/milestones/0/doc"),
+        (5, "/milestones/0/with/k\x00"),
+    ]
+    assert all("NUL character" in p.message for p in caught.value.problems)
