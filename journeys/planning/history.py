@@ -161,7 +161,7 @@ def entries_of(*where: ColumnElement[bool]) -> tuple[ColumnElement[str], ColumnE
 
 
 def _store_rows(
-    store: Store, journey: str, recent: int, tenant: str | None
+    store: Store, journey: str, recent: int, tenant: str | None = None
 ) -> list[tuple[str, str | None, int | None, str, float]]:
     found = []
     for run_id in store.find(_ALL_STATUSES):
