@@ -89,24 +89,32 @@ def run(
     report(result, as_json, session=definition.kind == "session")
 
 
+_tenant_option = click.option(
+    "--tenant",
+    help="Only a run of this tenant: another tenant's is reported as no run at all.",
+)
+
+
 @cli.command()
 @click.argument("run_id")
+@_tenant_option
 @db_option
 @json_option
-def status(run_id: str, db: str, as_json: bool) -> None:
+def status(run_id: str, tenant: str | None, db: str, as_json: bool) -> None:
     """Show a run: its status, state, results and error."""
     with open_engine(db, quiet=True) as engine:
-        report(engine.get(run_id), as_json, exit_code=False)
+        report(engine.get(run_id, tenant=tenant), as_json, exit_code=False)
 
 
 @cli.command()
 @click.argument("run_id")
+@_tenant_option
 @db_option
 @json_option
-def history(run_id: str, db: str, as_json: bool) -> None:
+def history(run_id: str, tenant: str | None, db: str, as_json: bool) -> None:
     """Show a run's history (its write-ahead log entries), in order."""
     with open_engine(db, quiet=True) as engine:
-        entries = engine.history(run_id)
+        entries = engine.history(run_id, tenant=tenant)
     if as_json:
         click.echo(json.dumps([_entry_dict(e) for e in entries], indent=2))
         return

@@ -236,6 +236,28 @@ def _strings(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
             yield from _strings(item, (*path, index))
 
 
+def _no_nul_characters(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """A NUL character (the YAML escapes ``\\0``, ``\\x00``, ``\\u0000``) in any key or
+    string: titles, docs, ``with:`` arguments and input defaults reach the store (the plan,
+    the written-ahead arguments, the inputs), and PostgreSQL keeps no NUL (a run failed there
+    mid-way). YAML itself refuses lone surrogates."""
+    pending: list[tuple[JsonPath, Any]] = [((), data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            yield document.problem(path, _NUL)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    yield document.problem((*path, key), _NUL, key=True)
+                pending.append(((*path, key), item))
+        elif isinstance(value, list):
+            pending.extend(((*path, index), item) for index, item in enumerate(value))
+
+
+_NUL = "contains a NUL character (\\0), which the store cannot keep: remove it"
+
+
 def _durations_parse(document: Document, data: dict[str, Any]) -> Iterator[Problem]:
     """Strings the schema's pattern accepts but that are too long to mean anything."""
     for path, value in _duration_places(data):
@@ -327,4 +349,5 @@ _CHECKS: Final[tuple[_Check, ...]] = (
     _templates_compile,
     _durations_parse,
     _durations_make_sense,
+    _no_nul_characters,
 )

@@ -30,6 +30,7 @@ from journeys.engine.run import FINISHED, Entry, Run, RunRecord
 from journeys.engine.store import Claimable
 from journeys.engine.wal import WriteAheadLog
 from journeys.errors import (
+    AuthorizationError,
     JourneyError,
     PlanError,
     StateError,
@@ -49,9 +50,15 @@ DEFAULT_STORE = "sqlite:///journeys.db"
 
 Authorize = Callable[[Mapping[str, Any], str, str], bool]
 """``authorize(user_context, action, resource) -> bool``: asked before every call that changes
-something; ``user_context`` holds ``tenant`` and ``user``, ``action`` is ``start``, ``advance``,
-``fail``, ``navigate``, ``complete``, ``cancel``, ``resume``, ``recover`` or ``set_policy``,
-``resource`` the journey name (for ``start``), the selector (for ``set_policy``) or the run id."""
+something, before anything is written; ``user_context`` holds ``tenant`` and ``user``.
+``action`` is ``start``, ``advance``, ``fail``, ``navigate``, ``complete``, ``cancel``,
+``rollback``, ``resume`` or ``set_policy`` (a call's own), ``recover`` or ``resume`` again when
+the engine takes a run whose mover died or a queued or due run (asked with the run's tenant and
+user; a refused run is left, unleased, for other engines), and ``write_to_log``,
+``update_log``, ``consume``, ``prune`` or ``drain_events`` for the log (:attr:`Engine.wal`).
+``resource`` is the journey name (for ``start``), the selector (for ``set_policy``), the
+namespace (``write_to_log``, ``consume``), the ``log_id`` (``update_log``), ``*`` (``prune``,
+``drain_events``) or the run id."""
 
 
 class Engine:
@@ -154,7 +161,7 @@ class Engine:
         try:
             return self._drive(prepared)
         except runner_module.AlreadyStarted as started:
-            return _same_journey(started.existing, prepared[0].definition)
+            return _same_journey(started.existing, prepared[0].definition, tenant)
 
     async def astart(
         self,
@@ -187,7 +194,7 @@ class Engine:
         try:
             return await self._adrive(prepared)
         except runner_module.AlreadyStarted as started:
-            return _same_journey(started.existing, prepared[0].definition)
+            return _same_journey(started.existing, prepared[0].definition, tenant)
 
     def _begin(
         self,
@@ -254,6 +261,10 @@ class Engine:
                 document = plan.to_dict()
                 del document["diagram"]  # drawn again from the pinned definition when needed
                 entries.append(record.entry("plan", payload=document))
+        if run_id is not None:  # a start of an id that exists writes nothing, not even this
+            existing = self.store.load(run_id)  # definition (the create below stays the guard)
+            if existing is not None:
+                return (compiled, record, [], False), _same_journey(existing, definition, tenant)
         if definition.content_hash not in self._saved_definitions:
             self.store.save_definition(definition)
             self._saved_definitions.add(definition.content_hash)
@@ -267,7 +278,7 @@ class Engine:
             self._runner.lease_for(record)
         existing = self.store.create(record, entries)
         if existing is not None:
-            return (compiled, record, [], False), _same_journey(existing, definition)
+            return (compiled, record, [], False), _same_journey(existing, definition, tenant)
         return (compiled, record, [], False), None
 
     # --- moving a run ----------------------------------------------------------------------
@@ -446,6 +457,11 @@ class Engine:
         dead_owners: Sequence[str] = (),
     ) -> list[moves.Prepared]:
         now = self._runner.clock()
+        only = None
+        if self._moves.authorizes:  # asked before the claim: a refused run is not even leased
+            only = self._allowed(now, what, limit, namespaces, dead_owners)
+            if not only:
+                return []
         claimed = self.store.claim(
             self.owner,
             now,
@@ -454,6 +470,7 @@ class Engine:
             limit=limit,
             namespaces=namespaces,
             dead_owners=dead_owners,
+            only=only,
         )
         self._heart.hold(claimed)  # renewed until driven: a long recovery keeps them all
         found = []
@@ -466,6 +483,37 @@ class Engine:
                 self._heart.drop([run_id])  # its lease runs out; another worker may take it
                 _LOGGER.warning("run %s left to others: %s", run_id, error)
         return found
+
+    def _allowed(
+        self,
+        now: float,
+        what: Collection[Claimable],
+        limit: int,
+        namespaces: Sequence[str],
+        dead_owners: Sequence[str],
+    ) -> list[str]:
+        """The runs due for this engine that ``authorize`` lets it take (``recover`` or
+        ``resume``, asked with the run's tenant and user), up to ``limit``; the others are
+        left, untouched, for an engine that may take them (past at most
+        :data:`_REFUSED_LOOKED_PAST` of them a round)."""
+        found = self.store.candidates(
+            now,
+            what=what,
+            limit=limit + _REFUSED_LOOKED_PAST,
+            namespaces=namespaces,
+            dead_owners=dead_owners,
+        )
+        allowed: list[str] = []
+        for run_id, status, tenant, user in found:
+            try:
+                self._moves.ask(moves.taking(status), run_id, tenant, user)
+            except AuthorizationError as error:
+                _LOGGER.warning("run %s left to others: %s", run_id, error)
+                continue
+            allowed.append(run_id)
+            if len(allowed) == limit:
+                break
+        return allowed
 
     def _drive_all(self, prepared: list[moves.Prepared]) -> list[Run]:
         runs = []
@@ -553,7 +601,9 @@ class Engine:
         """Hand the outbox's undelivered events (runs with the WAL on) to ``relay`` in the order
         they were written, marking each delivered once ``relay`` returns: at least once, in
         order. Stops at the first event ``relay`` raises on (it stays undelivered); returns how
-        many were delivered. Run one relay at a time per store."""
+        many were delivered. Run one relay at a time per store. ``authorize`` is asked
+        (``drain_events``, ``*``) first."""
+        self._moves.ask("drain_events", "*", None, None)
         return outbox.drain(self.wal, relay, limit=limit)
 
     @property
@@ -561,7 +611,7 @@ class Engine:
         """The store's write-ahead log, for a service's own entries and for replay (SQL stores
         only)."""
         if self._wal is None:
-            self._wal = WriteAheadLog(self.store)
+            self._wal = WriteAheadLog(self.store, authorize=self._authorize)
         return self._wal
 
     # --- reading ---------------------------------------------------------------------------
@@ -590,9 +640,10 @@ class Engine:
         ago) are counted. SQL stores only."""
         return stats_module.stats(self.store, journey=journey, since=since, tenant=tenant)
 
-    def definition(self, run_id: str) -> Definition:
-        """The exact definition the run started with."""
-        return self._moves.load(run_id)[0].definition
+    def definition(self, run_id: str, *, tenant: str | None = None) -> Definition:
+        """The exact definition the run started with; :class:`~journeys.RunNotFound` as
+        :meth:`get`."""
+        return self._moves.load(run_id, tenant)[0].definition
 
     # --- planning --------------------------------------------------------------------------
 
@@ -614,8 +665,8 @@ class Engine:
         ``inputs`` None: not given (a preview). Handler names are checked against this
         engine's registry (a missing one is an error once it holds any handler besides the
         built-ins, or with ``handlers_checked=True``). With ``planning.learn_from_results``
-        on, estimates come from the runs in this store. ``deadline`` (seconds): an error if the
-        worst case is longer.
+        on, estimates come from the runs in this store (``tenant``'s only, when one is
+        given). ``deadline`` (seconds): an error if the worst case is longer.
         """
         if not isinstance(definition, Definition):
             definition = load_definition(definition)
@@ -721,8 +772,18 @@ class Engine:
                 )
 
 
-def _same_journey(existing: RunRecord, definition: Definition) -> Run:
-    """The run that already has the id a start asked for, if it is of the same journey."""
+def _same_journey(existing: RunRecord, definition: Definition, tenant: str | None) -> Run:
+    """The run that already has the id a start asked for, if it is of the same journey (and
+    of the tenant starting, if one is given).
+
+    Another tenant's run is not handed over (it was: its inputs and results, to anyone who
+    knew or guessed its id), nor is its journey named; that the id is taken cannot be hidden,
+    since ids are unique in a store."""
+    if tenant is not None and existing.tenant != tenant:
+        raise StateError(
+            f"run id {existing.id!r} is already used; start with another id (or none: one is made)",
+            run_id=existing.id,
+        )
     if existing.journey != definition.journey:
         raise StateError(
             f"run id {existing.id!r} is already used by a run of journey {existing.journey!r}",
@@ -750,6 +811,8 @@ def _open_store(url: str | store.Store) -> store.Store:
 
 Priority = Literal["high", "normal", "low"]
 _PRIORITIES: Final = {"high": 2, "normal": 1, "low": 0}
+_REFUSED_LOOKED_PAST: Final = 1000
+"""How many runs ``authorize`` refused an engine looks past in one round for runs it may take."""
 WORK: Final[frozenset[Claimable]] = frozenset({"new", "due", "interrupted"})
 """What a worker takes: queued runs, due runs, runs whose mover died."""
 

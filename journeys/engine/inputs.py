@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from journeys.definitions.model import Definition, thaw
 from journeys.definitions.source import pointer
+from journeys.engine import texts
 from journeys.errors import InputError
 
 __all__ = ["validate"]
@@ -39,11 +40,20 @@ def validate(definition: Definition, inputs: Mapping[str, Any] | None) -> dict[s
             if name not in data and isinstance(spec, Mapping) and "default" in spec:
                 data[name] = thaw(spec["default"])
     try:
-        json.dumps(data, allow_nan=False)
+        text = json.dumps(data, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as error:
         raise InputError(
             f"inputs of journey {definition.journey!r} must be JSON data: {error}"
         ) from None
+    if "\\u0000" in text or texts.unstorable(text) is not None:
+        found = texts.problem(data)  # None for a backslash before u0000: that is fine
+        if found is not None:
+            where, _, why = found.partition(": ")
+            raise InputError(
+                f"inputs of journey {definition.journey!r} cannot be stored; nothing was"
+                f" started:\n  {found}",
+                [(where, why)],
+            )
     if not definition.inputs:
         return data
     with warnings.catch_warnings():  # see definitions.checks: a regex FutureWarning is no error

@@ -16,8 +16,9 @@ from typing import Any
 from journeys.definitions import durations
 from journeys.definitions.loader import load_definition
 from journeys.definitions.model import Definition
-from journeys.engine import compiler
+from journeys.engine import compiler, texts
 from journeys.engine import runner as runner_module
+from journeys.engine import store as store_module
 from journeys.engine.compiler import HUB, Compiled
 from journeys.engine.run import FINISHED, Entry, RunRecord
 from journeys.engine.store import Store
@@ -31,7 +32,7 @@ from journeys.errors import (
 )
 from journeys.handlers.registry import Registry
 
-__all__ = ["Moves", "Prepared", "handler_names", "signal"]
+__all__ = ["Moves", "Prepared", "ask", "handler_names", "signal", "taking"]
 
 Prepared = tuple[Compiled, RunRecord, list[Entry], bool]
 """What a call prepared: the machine, the run moved in memory, the history entries of the move,
@@ -88,20 +89,31 @@ class Moves:
         self._handlers_checked[key] = self.registry.version
 
     def check(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
-        if self._authorize is None:
-            return
-        allowed = self._authorize({"tenant": tenant, "user": user}, action, resource)
-        if not allowed:
-            who = user or "anonymous"
-            raise AuthorizationError(
-                f"{who} (tenant {tenant or '-'}) may not {action} {resource}; nothing was written"
-            )
+        """Refuse a call whose tenant or user the store cannot keep, or that ``authorize``
+        refuses, before anything is written."""
+        for name, value in (("tenant", tenant), ("user", user)):
+            if value is not None:
+                texts.check(value, name)
+        self.ask(action, resource, tenant, user)
+
+    @property
+    def authorizes(self) -> bool:
+        """Whether there is an ``authorize`` hook to ask."""
+        return self._authorize is not None
+
+    def ask(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
+        """:class:`AuthorizationError` if ``authorize`` refuses (nothing asked without one)."""
+        ask(self._authorize, action, resource, tenant, user)
 
     def load(self, run_id: str, tenant: str | None = None) -> tuple[Compiled, RunRecord]:
-        record = self.store.load(run_id)
+        # an id no run can have (a NUL, a lone surrogate: the database would fail on it) is
+        # not found like any other
+        unusable = not isinstance(run_id, str) or texts.unstorable(run_id) is not None
+        record = None if unusable else self.store.load(run_id)
         if record is None or (tenant is not None and record.tenant != tenant):
             # another tenant's run is reported exactly like a missing one: nothing leaks
-            raise RunNotFound(f"no run {run_id!r} in {self.store.url}", run_id=run_id)
+            where = store_module.shown(self.store.url)  # a password is no caller's business
+            raise RunNotFound(f"no run {run_id!r} in {where}", run_id=run_id)
         compiled = self._compiled.get(record.definition_hash)
         if compiled is None:
             text = self.store.definition_text(record.definition_hash)
@@ -132,7 +144,8 @@ class Moves:
         self, run_id: str, milestone: str, error: str, tenant: str | None, user: str | None
     ) -> Prepared:
         compiled, record = self._waiting_at(run_id, milestone, "fail", tenant, user)
-        entries = signal(record, user, trigger="fail", milestone=milestone, error=str(error))
+        error = texts.escaped(str(error))  # recorded whatever it says, as a handler's is
+        entries = signal(record, user, trigger="fail", milestone=milestone, error=error)
         record.error = f"{milestone} failed: {error}"
         self._move(compiled, record, "fail", entries)
         return compiled, record, entries, True
@@ -252,18 +265,17 @@ class Moves:
         """The move of a run this engine has just claimed (:meth:`Store.claim`): a queued
         run starts (again, if its starter died before it moved), a due one goes on (its
         wait's deadline failing it, or its parked retry or sleep resuming), an interrupted
-        one is recovered. A refused or unservable run raises; its lease is left to expire,
-        so another worker may take it, later."""
+        one is recovered. ``authorize`` was asked before the claim (:func:`taking`). An
+        unservable run raises; its lease is left to expire, so another worker may take it,
+        later."""
         compiled, record = self.load(run_id)
         entries: list[Entry] = []
         if record.status in ("running", "compensating"):
-            self.check("recover", run_id, record.tenant, record.user)
             self.check_handlers(compiled)
             entries = signal(record, None, trigger="recover", milestone=record.state)
             return compiled, record, entries, True
         if record.status not in ("pending", "waiting"):  # pragma: no cover - claim's rules
             raise StateError(f"run {run_id} is {record.status}: nothing to take", run_id=run_id)
-        self.check("resume", run_id, record.tenant, record.user)
         self.check_handlers(compiled)
         waited = compiled.milestones.get(record.state)
         if record.status == "waiting" and waited is not None and waited.is_wait:
@@ -356,6 +368,30 @@ def signal(record: RunRecord, user: str | None, **fields: Any) -> list[Entry]:
     """The history entry of a call from outside, when the run writes its history: ``user`` is
     who made it (None for the engine's own: a timeout, a recovery), not who started the run."""
     return [record.entry("signal", user=user, **fields)] if record.wal else []
+
+
+def ask(
+    authorize: Callable[[Mapping[str, Any], str, str], bool] | None,
+    action: str,
+    resource: str,
+    tenant: str | None,
+    user: str | None,
+) -> None:
+    """Ask ``authorize`` (if any) whether ``user`` of ``tenant`` may ``action`` ``resource``;
+    :class:`AuthorizationError` if not."""
+    if authorize is None:
+        return
+    if not authorize({"tenant": tenant, "user": user}, action, resource):
+        who = user or "anonymous"
+        raise AuthorizationError(
+            f"{who} (tenant {tenant or '-'}) may not {action} {resource}; nothing was written"
+        )
+
+
+def taking(status: str) -> str:
+    """What ``authorize`` is asked before an engine takes a run in ``status``: ``recover``
+    a run whose mover died, ``resume`` a queued or due one."""
+    return "recover" if status in ("running", "compensating") else "resume"
 
 
 def handler_names(compiled: Compiled) -> list[str]:

@@ -106,6 +106,7 @@ RUNTIME_NAMESPACE: Final = "journeys.policy"
 
 _JOURNEY = re.compile(r"[a-z][a-z0-9_.-]*")
 _LOOKS_LIKE_OURS = re.compile(r"JOURNEYS_(\w+?)_(ENABLED|JOURNEYS)")
+_NAME_LIMIT = 200  # journey.schema.json's maxLength of a journey's name
 _SELECTOR = re.compile(r"[a-z0-9_.*?\[\]!-]+")  # as the policy schema's journeys: keys
 _RACY_NS: Final = 2_000_000_000  # the coarsest file time stamps in use (FAT: 2 s)
 _CACHE_SIZE: Final = 4096
@@ -482,6 +483,11 @@ class Policies:
             raise JourneyError(
                 f"{selector!r} is not a journey name or glob (lower-case letters, digits,"
                 " _ . - and * ? [ ] !)"
+            )
+        if len(selector) > _NAME_LIMIT:  # as journey names; the log keeps no longer
+            raise JourneyError(
+                f"selector {selector[:40]!r}... is {len(selector)} characters long; the most"
+                f" is {_NAME_LIMIT}, as for journey names"
             )
         checked = check(policy or {}, f"the policy set for {selector!r}")
         if before is not None:

@@ -32,7 +32,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
 from journeys.definitions import expressions
 from journeys.definitions.model import Milestone, Retry
-from journeys.engine import compiler, faults
+from journeys.engine import compiler, faults, texts
 from journeys.engine.compiler import HUB, TERMINAL, Compiled
 from journeys.engine.events import Event, Listener, Progress, ProgressKind, events_of
 from journeys.engine.policy import is_checkpoint
@@ -625,23 +625,37 @@ def _delay(retry: Retry, attempt: int) -> float:
 
 
 def _describe(error: BaseException) -> str:
-    text = str(error)
+    text = texts.escaped(str(error))  # recorded whatever it says (a NUL, a lone surrogate)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def check_json(value: Any, what: str) -> Any:
     """``value`` as the store will give it back (``{1: "a"}`` becomes ``{"1": "a"}``), or a
     :class:`JourneyError` if it is not JSON data."""
-    if value is None or isinstance(value, str | int | bool):
+    if value is None or isinstance(value, int | bool):
+        return value
+    if isinstance(value, str):
+        if texts.unstorable(value) is not None:
+            _unstorable(value, what)
         return value
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as error:
         raise JourneyError(
             f"{what} is not JSON data ({error}); use dicts, lists, strings, numbers,"
             " booleans and None"
         ) from None
+    if "\\u0000" in text or texts.unstorable(text) is not None:  # NUL is written \u0000
+        _unstorable(value, what)
     return value if isinstance(value, float) else json.loads(text)
+
+
+def _unstorable(value: Any, what: str) -> None:
+    """Refuse JSON data holding text no store keeps the same (see :mod:`texts`); a ``\\u0000``
+    in the JSON text may also be a backslash before ``u0000`` in a string, which is fine."""
+    found = texts.problem(value)
+    if found is not None:
+        raise JourneyError(f"{what} cannot be stored: at {found}")
 
 
 _SINGLE = re.compile(r"\s*\{\{(.*?)\}\}\s*", re.DOTALL)

@@ -375,7 +375,57 @@ class SqlStore(Store):
         limit: int,
         namespaces: Collection[str] = (),
         dead_owners: Collection[str] = (),
+        only: Collection[str] | None = None,
     ) -> list[str]:
+        runs = schema.runs
+        pick = self._claimable(now, what, namespaces, dead_owners, only)
+        if pick is None or limit <= 0:
+            return []
+        pick = pick.limit(limit)
+        if self.dialect == "postgresql":
+            # rows another worker is claiming are skipped, not waited for
+            pick = pick.with_for_update(skip_locked=True)
+        # One statement: on SQLite it holds the write lock from the pick to the update, on
+        # PostgreSQL the picked rows are locked; either way no two claimers take one run.
+        statement = (
+            update(runs)
+            .where(runs.c.id.in_(pick.scalar_subquery()))
+            .values(lease_owner=owner, lease_expires_at=until, row_version=runs.c.row_version + 1)
+            .returning(runs.c.id)
+        )
+        with self._connect() as connection:
+            return list(connection.execute(statement).scalars())
+
+    def candidates(
+        self,
+        now: float,
+        *,
+        what: Collection[Claimable],
+        limit: int,
+        namespaces: Collection[str] = (),
+        dead_owners: Collection[str] = (),
+    ) -> list[tuple[str, Status, str | None, str | None]]:
+        runs = schema.runs
+        pick = self._claimable(now, what, namespaces, dead_owners, None)
+        if pick is None or limit <= 0:
+            return []
+        query = pick.with_only_columns(
+            runs.c.id, runs.c.status, runs.c.tenant_id, runs.c.user_id
+        ).limit(limit)
+        with self._connect() as connection:
+            return [
+                (i, status, tenant, user) for i, status, tenant, user in connection.execute(query)
+            ]
+
+    def _claimable(
+        self,
+        now: float,
+        what: Collection[Claimable],
+        namespaces: Collection[str],
+        dead_owners: Collection[str],
+        only: Collection[str] | None,
+    ) -> Any:
+        """The ids of the runs :meth:`claim` may take, in the order it takes them (None: none)."""
         runs = schema.runs
         # the same rules as store.claimable, in SQL
         held, free = runs.c.lease_owner.is_not(None), runs.c.lease_owner.is_(None)
@@ -393,27 +443,16 @@ class SqlStore(Store):
         if "interrupted" in what:
             wanted.append(and_(runs.c.status == "pending", expired))
             wanted.append(and_(runs.c.status.in_(["running", "compensating"]), or_(free, expired)))
-        if not wanted or limit <= 0:
-            return []
+        if not wanted or (only is not None and not only):
+            return None
         pick = select(runs.c.id).where(or_(*wanted))
         if namespaces:
             pick = pick.where(runs.c.namespace.in_(list(namespaces)))
-        pick = pick.order_by(
+        if only is not None:
+            pick = pick.where(runs.c.id.in_(list(only)))
+        return pick.order_by(
             runs.c.priority.desc(), func.coalesce(runs.c.due_at, runs.c.created_at), runs.c.id
-        ).limit(limit)
-        if self.dialect == "postgresql":
-            # rows another worker is claiming are skipped, not waited for
-            pick = pick.with_for_update(skip_locked=True)
-        # One statement: on SQLite it holds the write lock from the pick to the update, on
-        # PostgreSQL the picked rows are locked; either way no two claimers take one run.
-        statement = (
-            update(runs)
-            .where(runs.c.id.in_(pick.scalar_subquery()))
-            .values(lease_owner=owner, lease_expires_at=until, row_version=runs.c.row_version + 1)
-            .returning(runs.c.id)
         )
-        with self._connect() as connection:
-            return list(connection.execute(statement).scalars())
 
     def holders(self) -> set[str]:
         runs = schema.runs

@@ -34,7 +34,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from journeys.definitions import durations as durations_module
-from journeys.engine import schema
+from journeys.engine import schema, texts
 from journeys.engine.run import FINISHED, Status
 from journeys.engine.sqlstore import SqlStore
 from journeys.engine.store import Store
@@ -161,9 +161,9 @@ def stats(
     runs = schema.runs
     where: list[ColumnElement[bool]] = []
     if journey is not None:
-        where.append(runs.c.journey == journey)
+        where.append(runs.c.journey == texts.check(journey, "journey", None, verb="looked up"))
     if tenant is not None:
-        where.append(runs.c.tenant_id == tenant)
+        where.append(runs.c.tenant_id == texts.check(tenant, "tenant", None, verb="looked up"))
     if earliest is not None:
         where.append(runs.c.created_at >= earliest)
     with store.transaction() as connection:

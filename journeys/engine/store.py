@@ -18,7 +18,7 @@ from journeys.definitions.model import Definition
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.errors import JourneyError, StateError
 
-__all__ = ["Claimable", "MemoryStore", "Store", "claimable", "open"]
+__all__ = ["Claimable", "MemoryStore", "Store", "claimable", "open", "shown"]
 
 Claimable = Literal["new", "due", "interrupted"]
 """What a worker takes: see :meth:`Store.claim`."""
@@ -76,6 +76,7 @@ class Store(ABC):
         limit: int,
         namespaces: Collection[str] = (),
         dead_owners: Collection[str] = (),
+        only: Collection[str] | None = None,
     ) -> list[str]:
         """Take up to ``limit`` runs that nobody holds (no lease, or an expired one) and that
         are ``what`` asks for: ``new`` (``pending`` and never held: started with
@@ -85,7 +86,23 @@ class Store(ABC):
         then the oldest due. Each taken run is leased to ``owner`` until ``until`` and gets a
         new ``row_version``, so a holder that only seemed dead can no longer save it. Two
         claimers never take the same run. A lease held by one of ``dead_owners`` (engines
-        known to be gone) counts as expired."""
+        known to be gone) counts as expired. ``only``: of these runs only (the ones
+        ``authorize`` allowed, among the :meth:`candidates`)."""
+
+    def candidates(
+        self,
+        now: float,
+        *,
+        what: Collection[Claimable],
+        limit: int,
+        namespaces: Collection[str] = (),
+        dead_owners: Collection[str] = (),
+    ) -> list[tuple[str, Status, str | None, str | None]]:
+        """The runs :meth:`claim` would take, in its order, as ``(id, status, tenant, user)``,
+        without taking them: the engine asks ``authorize`` about each before it claims any,
+        so that a refused run is not written to (not even leased). Only an engine with an
+        ``authorize`` hook asks: a store made before it need not have it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list the runs it would lease")
 
     @abstractmethod
     def holders(self) -> set[str]:
@@ -183,19 +200,45 @@ class MemoryStore(Store):
         limit: int,
         namespaces: Collection[str] = (),
         dead_owners: Collection[str] = (),
+        only: Collection[str] | None = None,
     ) -> list[str]:
         with self._lock:
-            found = [
-                r
-                for r in self._runs.values()
-                if claimable(r, now, what, dead_owners=dead_owners)
-                and (not namespaces or r.namespace in namespaces)
-            ]
-            found.sort(key=lambda r: (-r.priority, r.due_at or r.created_at))
+            found = self._claimable(now, what, namespaces, dead_owners)
+            if only is not None:
+                found = [r for r in found if r.id in only]
             for record in found[:limit]:
                 record.lease_owner, record.lease_expires_at = owner, until
                 record.row_version += 1
             return [r.id for r in found[:limit]]
+
+    def candidates(
+        self,
+        now: float,
+        *,
+        what: Collection[Claimable],
+        limit: int,
+        namespaces: Collection[str] = (),
+        dead_owners: Collection[str] = (),
+    ) -> list[tuple[str, Status, str | None, str | None]]:
+        with self._lock:
+            found = self._claimable(now, what, namespaces, dead_owners)[:limit]
+            return [(r.id, r.status, r.tenant, r.user) for r in found]
+
+    def _claimable(
+        self,
+        now: float,
+        what: Collection[Claimable],
+        namespaces: Collection[str],
+        dead_owners: Collection[str],
+    ) -> list[RunRecord]:
+        found = [
+            r
+            for r in self._runs.values()
+            if claimable(r, now, what, dead_owners=dead_owners)
+            and (not namespaces or r.namespace in namespaces)
+        ]
+        found.sort(key=lambda r: (-r.priority, r.due_at or r.created_at))
+        return found
 
     def holders(self) -> set[str]:
         with self._lock:
@@ -249,6 +292,16 @@ def claimable(
 
 def _copy(record: RunRecord) -> RunRecord:
     return record.clone()
+
+
+def shown(url: str) -> str:
+    """A store's URL as errors show it: with its password, if any, as ``***``."""
+    from sqlalchemy.engine import make_url  # not for memory: stores
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a database URL (memory:): nothing to hide
+        return url
 
 
 def open(url: str | Store | None) -> Store:

@@ -21,7 +21,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 
 from journeys.definitions import durations
 from journeys.definitions.model import Retry
-from journeys.engine import ids, schema
+from journeys.engine import ids, moves, schema, texts
 from journeys.engine.events import Lineage
 from journeys.engine.runner import check_json
 from journeys.engine.sqlstore import SqlStore
@@ -34,6 +34,7 @@ STATUSES: Final = ("pending", "completed", "failed", "retrying", "dead")
 _FILTERS: Final = ("operation", "target", "status", "correlation_id", "kind")
 _LIFECYCLE: Final = ("retry_count", "delay", "backoff", "factor", "max_delay", "ttl")
 _BACKOFFS: Final = ("fixed", "linear", "exponential")
+_TARGET_LIMIT: Final = 500  # the target column's length
 
 Timestamp = datetime | float | int | str | None
 
@@ -66,7 +67,12 @@ class LogEntry:
 
 
 class WriteAheadLog:
-    """The log of a SQL store: ``WriteAheadLog("sqlite:///journeys.db")``, or ``engine.wal``."""
+    """The log of a SQL store: ``WriteAheadLog("sqlite:///journeys.db")``, or ``engine.wal``.
+
+    ``authorize`` (an engine's, for ``engine.wal``) is asked before each write, with the
+    tenant and user of its ``user_context``: ``write_to_log`` (the namespace), ``update_log``
+    (the ``log_id``: status updates and retries), ``consume`` (the namespace) and ``prune``
+    (``*``); one refused writes nothing."""
 
     def __init__(
         self,
@@ -74,6 +80,7 @@ class WriteAheadLog:
         *,
         default_ttl: str | float = "7d",
         clock: Callable[[], float] = time.time,
+        authorize: Callable[[Mapping[str, Any], str, str], bool] | None = None,
     ) -> None:
         self._owned = isinstance(store, str)
         opened = SqlStore(store) if isinstance(store, str) else store
@@ -87,6 +94,7 @@ class WriteAheadLog:
         """The SQL store the log lives in."""
         self._default_ttl = durations.parse(default_ttl)
         self._clock = clock
+        self._authorize = authorize
 
     def close(self) -> None:
         """Release the connections of a log opened by URL (an engine's log is the engine's)."""
@@ -134,6 +142,8 @@ class WriteAheadLog:
         """
         now = self._clock()
         rows = [self._row(index, entry, now) for index, entry in enumerate(entries)]
+        for row in rows:  # every entry allowed, or none written
+            self._ask("write_to_log", row["namespace"], row["tenant_id"], row["user_id"])
         if rows:
             with self._store.transaction() as connection:
                 connection.execute(insert(schema.wal), rows)
@@ -191,6 +201,7 @@ class WriteAheadLog:
         ``user_context``, only that tenant's entry can be changed."""
         _check_status(status)
         check_json(result, "result")
+        self._ask_context("update_log", log_id, user_context)
         values = {"status": status, "result": result, "error": error}
         self._update(log_id, values, user_context)
 
@@ -202,6 +213,12 @@ class WriteAheadLog:
     ) -> LogEntry:
         """Count a failed attempt of an entry: ``retrying`` with its next attempt's time, as
         its lifecycle says, or ``dead`` once its retries are spent."""
+        self._ask_context("update_log", log_id, user_context)
+        return self._retry(log_id, error, user_context)
+
+    def _retry(
+        self, log_id: str, error: str | None, user_context: Mapping[str, Any] | None
+    ) -> LogEntry:
         entry = self.get(log_id, user_context)
         lifecycle = dict(entry.lifecycle or {})
         retry = Retry(
@@ -231,9 +248,11 @@ class WriteAheadLog:
         wal = schema.wal
         values.update(
             updated_at=now if now is not None else self._clock(),
-            updated_by=(user_context or {}).get("user"),
+            updated_by=_context(user_context, "update").get("user"),
         )
-        statement = update(wal).where(wal.c.log_id == log_id)
+        if values.get("error") is not None:  # an outcome is recorded whatever it says
+            values["error"] = texts.escaped(str(values["error"]))
+        statement = update(wal).where(wal.c.log_id == _sought(log_id, "log_id"))
         tenant = _tenant(user_context)
         if tenant is not None:
             statement = statement.where(wal.c.tenant_id == tenant)
@@ -253,11 +272,12 @@ class WriteAheadLog:
         """Process the namespace's due entries (``pending``, or ``retrying`` whose time has
         come), oldest first: what ``handler`` returns completes the entry; what it raises
         schedules a retry (or ends it ``dead``). Returns how many were processed."""
+        self._ask_context("consume", namespace, user_context)
         wal = schema.wal
         now = self._clock()
         query = (
             _select()
-            .where(wal.c.namespace == namespace, schema.SERVICE_ENTRY)
+            .where(wal.c.namespace == _sought(namespace, "namespace"), schema.SERVICE_ENTRY)
             .where(
                 or_(
                     wal.c.status == "pending",
@@ -272,19 +292,20 @@ class WriteAheadLog:
             query = query.where(wal.c.tenant_id == tenant)
         with self._store.transaction() as connection:
             due = [_entry(row) for row in connection.execute(query)]
-        for entry in due:
+        for entry in due:  # the outcomes are consume's own writes: authorize was asked for it
             try:
                 result = handler(entry)
             except Exception as error:
-                self.schedule_retry(entry.log_id, f"{type(error).__name__}: {error}", user_context)
+                self._retry(entry.log_id, f"{type(error).__name__}: {error}", user_context)
             else:
-                self.update_log_status(
-                    entry.log_id, "completed", result=result, user_context=user_context
-                )
+                check_json(result, "result")
+                values = {"status": "completed", "result": result, "error": None}
+                self._update(entry.log_id, values, user_context)
         return len(due)
 
     def prune(self, now: Timestamp = None) -> int:
         """Delete the entries whose time to live has passed; return how many."""
+        self._ask("prune", "*", None, None)
         moment = _seconds(now, "now") if now is not None else self._clock()
         with self._store.transaction() as connection:
             return int(
@@ -298,7 +319,7 @@ class WriteAheadLog:
 
     def get(self, log_id: str, user_context: Mapping[str, Any] | None = None) -> LogEntry:
         """One entry by its ``log_id`` (with a tenant in ``user_context``: that tenant's only)."""
-        query = _select().where(schema.wal.c.log_id == log_id)
+        query = _select().where(schema.wal.c.log_id == _sought(log_id, "log_id"))
         tenant = _tenant(user_context)
         if tenant is not None:
             query = query.where(schema.wal.c.tenant_id == tenant)
@@ -323,7 +344,7 @@ class WriteAheadLog:
         ``correlation_id`` (a run id) or ``kind``. With a tenant in ``user_context``, only
         that tenant's entries."""
         wal = schema.wal
-        query = _select().where(wal.c.namespace == namespace)
+        query = _select().where(wal.c.namespace == _sought(namespace, "namespace"))
         if from_timestamp is not None:
             query = query.where(wal.c.created_at >= _seconds(from_timestamp, "from_timestamp"))
         if to_timestamp is not None:
@@ -335,7 +356,7 @@ class WriteAheadLog:
                     f" are {', '.join(_FILTERS)}"
                 )
             column = wal.c.run_id if name == "correlation_id" else wal.c[name]
-            query = query.where(column == value)
+            query = query.where(column == _sought(value, f"filter {name}"))
         tenant = _tenant(user_context)
         if tenant is not None:
             query = query.where(wal.c.tenant_id == tenant)
@@ -346,6 +367,15 @@ class WriteAheadLog:
             return [_entry(row) for row in connection.execute(query)]
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _ask(self, action: str, resource: str, tenant: str | None, user: str | None) -> None:
+        moves.ask(self._authorize, action, resource, tenant, user)
+
+    def _ask_context(
+        self, action: str, resource: str, user_context: Mapping[str, Any] | None
+    ) -> None:
+        context = _context(user_context, action)
+        self._ask(action, resource, context.get("tenant"), context.get("user"))
 
     def _row(self, index: int, entry: Mapping[str, Any], now: float) -> dict[str, Any]:
         where = f"entry {index}"
@@ -365,11 +395,17 @@ class WriteAheadLog:
             raise JourneyError(f"{where}: namespace must be a non-empty string")
         if not isinstance(target, str):
             raise JourneyError(f"{where}: target must be a string")
+        # what PostgreSQL's columns keep, checked the same on every store
+        texts.check(namespace, f"{where}: namespace")
+        texts.check(target, f"{where}: target", _TARGET_LIMIT)
+        for name in ("operation", "correlation_id"):
+            if entry.get(name) is not None:
+                texts.check(entry[name], f"{where}: {name}")
         payload = entry.get("payload")
         check_json(payload, f"{where}: payload")
         lifecycle = _lifecycle(entry.get("lifecycle"), where)
         ttl = durations.parse(lifecycle["ttl"]) if "ttl" in lifecycle else self._default_ttl
-        context = entry.get("user_context") or {}
+        context = _context(entry.get("user_context"), where)
         return {
             "log_id": ids.new_id(),
             "run_id": entry.get("correlation_id"),
@@ -425,7 +461,22 @@ def _check_status(status: str) -> None:
 
 def _tenant(user_context: Mapping[str, Any] | None) -> str | None:
     tenant = (user_context or {}).get("tenant")
-    return str(tenant) if tenant is not None else None
+    return _sought(str(tenant), "user_context tenant") if tenant is not None else None
+
+
+def _context(user_context: Mapping[str, Any] | None, where: str) -> Mapping[str, Any]:
+    """The ``user_context`` of a write, its tenant and user checked as the store keeps them."""
+    context = user_context or {}
+    for name in ("tenant", "user"):
+        if context.get(name) is not None:
+            texts.check(context[name], f"{where}: user_context {name}")
+    return context
+
+
+def _sought(value: Any, what: str) -> Any:
+    """A value looked up (a namespace, a filter's): text no store can hold is refused, as it
+    is on writes, rather than left to fail in the database."""
+    return texts.check(value, what, None, verb="looked up") if isinstance(value, str) else value
 
 
 def _seconds(value: Timestamp, what: str) -> float:

@@ -59,7 +59,8 @@ def build(
     ``handlers_checked`` says whether a name missing from it is an error (default: when the
     registry holds any handler besides the built-ins) or a "handlers not checked" warning.
     With ``planning.learn_from_results`` on and a ``store``, estimates come from the runs it
-    holds. ``planner`` overrides ``planning.planner``; a planner that fails is replaced by
+    holds (only ``tenant``'s, when one is given: how long another tenant's runs took is
+    theirs). ``planner`` overrides ``planning.planner``; a planner that fails is replaced by
     ``template``, with a warning.
     """
     origins: Mapping[str, Any] = {}
@@ -72,7 +73,7 @@ def build(
     learned: dict[str, history.Learned] = {}
     if store is not None and planning.get("learn_from_results"):
         try:
-            learned = history.learn(store, definition.journey)
+            learned = history.learn(store, definition.journey, tenant=tenant)
         except Exception as error:  # a plan without learned estimates is still a plan
             warnings.append(
                 Issue(

@@ -46,21 +46,23 @@ class Learned:
     samples: int
 
 
-def learn(store: Store, journey: str, *, recent: int = RECENT) -> dict[str, Learned]:
-    """The observed durations of ``journey``'s milestones in ``store``, by milestone id."""
+def learn(
+    store: Store, journey: str, *, recent: int = RECENT, tenant: str | None = None
+) -> dict[str, Learned]:
+    """The observed durations of ``journey``'s milestones in ``store``, by milestone id: of
+    ``tenant``'s runs only, when one is given."""
     transaction = getattr(store, "transaction", None)
     if transaction is None:
-        return _estimates(_store_rows(store, journey, recent))
+        return _estimates(_store_rows(store, journey, recent, tenant))
     runs = schema.runs
+    of: list[ColumnElement[bool]] = [runs.c.journey == journey]
+    if tenant is not None:
+        of.append(runs.c.tenant_id == tenant)
     latest = (
-        select(runs.c.id)
-        .where(runs.c.journey == journey)
-        .order_by(runs.c.created_at.desc())
-        .limit(recent)
-        .scalar_subquery()
-    )
+        select(runs.c.id).where(*of).order_by(runs.c.created_at.desc()).limit(recent)
+    ).scalar_subquery()
     with transaction() as connection:
-        found = durations(connection, runs.c.journey == journey, runs.c.id.in_(latest))
+        found = durations(connection, *of, runs.c.id.in_(latest))
     return {milestone: learned for (_journey, milestone), learned in found.items()}
 
 
@@ -159,12 +161,16 @@ def entries_of(*where: ColumnElement[bool]) -> tuple[ColumnElement[str], ColumnE
 
 
 def _store_rows(
-    store: Store, journey: str, recent: int
+    store: Store, journey: str, recent: int, tenant: str | None = None
 ) -> list[tuple[str, str | None, int | None, str, float]]:
     found = []
     for run_id in store.find(_ALL_STATUSES):
         record = store.load(run_id)
-        if record is not None and record.journey == journey:
+        if (
+            record is not None
+            and record.journey == journey
+            and (tenant is None or record.tenant == tenant)
+        ):
             found.append((record.created_at, run_id))
     rows = []
     for _created, run_id in sorted(found, reverse=True)[:recent]:

@@ -6,10 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 ROOT = Path(__file__).parents[2]
 
@@ -48,3 +50,26 @@ def journeys_cli() -> Run:
         )
 
     return run
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store the command and the test share: a SQLite file, or a PostgreSQL schema of its
+    own (dropped after) in ``JOURNEYS_TEST_POSTGRES_URL``."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'runs.db'}"
+        return
+    base = os.environ.get("JOURNEYS_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("PostgreSQL variant NOT RUN: set JOURNEYS_TEST_POSTGRES_URL")
+    name = f"journeys_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{name}"'))
+        url = sqlalchemy.make_url(base).update_query_dict({"options": f"-csearch_path={name}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.begin() as connection:
+            connection.execute(sqlalchemy.text(f'DROP SCHEMA "{name}" CASCADE'))
+    finally:
+        admin.dispose()

@@ -156,3 +156,28 @@ def recorder(registry: journeys.Registry) -> Recorder:
     registry.register("t.step", found.step)
     registry.register("t.undo", found.undo)
     return found
+
+
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+@pytest.fixture
+def database_rows() -> Callable[[str], Rows]:
+    """``database_rows(url)``: every row of every table of a SQL store, sorted, read with a
+    connection of its own, to show that a refused call wrote nothing (rows equal before and
+    after) and that hostile text dropped no table (the four tables are still there)."""
+
+    def read(url: str) -> Rows:
+        engine = sqlalchemy.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                found: Rows = {}
+                for name in sqlalchemy.inspect(connection).get_table_names():
+                    table = sqlalchemy.table(name)  # all its columns: SELECT *
+                    rows = connection.execute(sqlalchemy.select(sqlalchemy.text("*"), table))
+                    found[name] = sorted(tuple(repr(v) for v in row) for row in rows)
+                return found
+        finally:
+            engine.dispose()
+
+    return read
