@@ -132,10 +132,10 @@ class Peer:
         DBOS.destroy()
 
 
-def sqlite_url(folder: Path) -> str:
-    """A SQLite system database in WAL journal mode (a property of the file: DBOS's own
+def sqlite_url(folder: Path, name: str = "dbos.sqlite") -> str:
+    """A SQLite database file in WAL journal mode (a property of the file: DBOS's own
     connections then commit in it, with SQLite's default synchronous FULL)."""
-    path = folder / "dbos.sqlite"
+    path = folder / name
     connection = sqlite3.connect(path)
     try:
         connection.execute("PRAGMA journal_mode=WAL")

@@ -95,9 +95,11 @@ def _sqlite(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
     failing = journeys.load_definition(FAILING)
     engine = journeys.Engine(f"sqlite:///{settings.folder}/durable.db", registry=registry)
     fsync, close_probe = fsync_probe(settings.folder)
+    commit, close_commit = commit_probe(dbos_peer.sqlite_url(settings.folder, "commit.sqlite"))
     contenders: dict[str, Callable[[], object]] = {
         "ours": lambda: engine.start(five),
         "fsync": fsync,
+        "commit": commit,
         "ours saga": lambda: engine.start(failing),
     }
     peer = dbos_peer.Peer(dbos_peer.sqlite_url(settings.folder)) if dbos_peer.available() else None
@@ -120,7 +122,12 @@ def _sqlite(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
         if peer is not None:
             peer.close()
         close_probe()
+        close_commit()
         engine.close()
+    notes.append(
+        f"SQLite (WAL, FULL), one 1-row commit through SQLAlchemy: {rate_text(samples['commit'])}"
+        f" beside fsync {rate_text(samples['fsync'])}"
+    )
     # the bound as seconds per run: PROTOCOL_COMMITS fsyncs
     bound = [s * PROTOCOL_COMMITS for s in samples["fsync"]]
     figures = [

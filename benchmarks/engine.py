@@ -42,17 +42,17 @@ def raw_transitions() -> object:
 def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
     engine = journeys.Engine("memory:", registry=_setup.registry())
     five = journeys.load_definition(_setup.chain(5, compensation=None))
-    samples = rounds(
+    samples = rounds(  # in memory: many short turns, so the neighbours' bursts hit both
         {"ours": lambda: engine.start(five), "raw": raw_transitions()},
-        seconds=settings.seconds,
-        count=settings.count,
+        seconds=settings.seconds / 4,
+        count=settings.count * 4,
     )
     small = journeys.load_definition(_setup.chain(10, wait_first=True))
     large = journeys.load_definition(_setup.chain(1000, wait_first=True))
     starts = rounds(
         {"10": lambda: engine.start(small), "1000": lambda: engine.start(large)},
-        seconds=settings.seconds,
-        count=settings.count,
+        seconds=settings.seconds / 4,
+        count=settings.count * 4,
     )
     return [
         Figure(
