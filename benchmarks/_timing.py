@@ -8,7 +8,9 @@ figure is the median of the rounds; its spread is the lowest and highest round.
 
 from __future__ import annotations
 
+import cProfile
 import gc
+import pstats
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +23,7 @@ __all__ = [
     "at_most",
     "curve",
     "per_call",
+    "python_calls",
     "rounds",
     "table",
     "within",
@@ -33,27 +36,46 @@ def rounds(
     seconds: float = 0.4,
     count: int = 7,
     least: int = 1,
+    cpu: bool = False,
 ) -> dict[str, list[float]]:
     """Seconds per call of each contender, one sample per round: in each of ``count`` rounds
     each contender is called for about ``seconds`` (at least ``least`` calls), the contenders
     taking turns, in reverse order every other round. One warm-up call each first (caches,
-    compiled machines, a store's schema)."""
+    compiled machines, a store's schema).
+
+    ``cpu``: time the calls in this thread's CPU time rather than on the wall clock, for work
+    that waits for nothing (in memory): on a loaded machine the wall clock also counts the
+    slices the scheduler gave other processes, which have nothing to do with either side. A
+    turn still ends on the wall clock, so the suite's length does not grow with the load."""
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for function in contenders.values():
         function()
     order = list(contenders.items())
     for index in range(count):
+        gc.collect()  # once a round: a full collection costs more as a memory store fills up
         for name, function in order if index % 2 == 0 else order[::-1]:
-            gc.collect()
-            calls, started = 0, time.perf_counter()
+            calls, started, used = 0, time.perf_counter(), time.thread_time()
             while True:
                 function()
                 calls += 1
                 elapsed = time.perf_counter() - started
                 if elapsed >= seconds and calls >= least:
                     break
+            if cpu:
+                elapsed = time.thread_time() - used
             samples[name].append(elapsed / calls)
     return samples
+
+
+def python_calls(function: Callable[[], object], times: int = 50) -> float:
+    """Python function calls per call of ``function`` (cProfile's count): a measure of work
+    that no neighbour's load can move, to read beside the noisy timings of in-memory figures."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(times):
+        function()
+    profile.disable()
+    return float(pstats.Stats(profile).total_calls) / times  # type: ignore[attr-defined]
 
 
 def per_call(

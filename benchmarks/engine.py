@@ -17,6 +17,7 @@ from benchmarks._timing import (
     Figure,
     at_least,
     at_most,
+    python_calls,
     rate_text,
     rates,
     ratios,
@@ -46,6 +47,11 @@ def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
         {"ours": lambda: engine.start(five), "raw": raw_transitions()},
         seconds=settings.seconds / 4,
         count=settings.count * 4,
+        cpu=True,
+    )
+    notes.append(
+        f"Python calls per run: ours {python_calls(lambda: engine.start(five)):,.0f},"
+        f" raw transitions {python_calls(raw_transitions()):,.0f}"
     )
     small = journeys.load_definition(_setup.chain(10, wait_first=True))
     large = journeys.load_definition(_setup.chain(1000, wait_first=True))
@@ -53,6 +59,7 @@ def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
         {"10": lambda: engine.start(small), "1000": lambda: engine.start(large)},
         seconds=settings.seconds / 4,
         count=settings.count * 4,
+        cpu=True,
     )
     return [
         Figure(

@@ -100,6 +100,7 @@ def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
             },
             seconds=settings.seconds,
             count=max(3, settings.count - 2),  # a call of ours takes up to a second
+            cpu=True,
         )
         notes.append(f"plan {format}: ours {size:,} chars, the bare template {anchor_size:,}")
         result.append(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import journeys
 from benchmarks import _setup
-from benchmarks._timing import Figure, ratios, rounds, time_text, within
+from benchmarks._timing import Figure, python_calls, ratios, rounds, time_text, within
 from journeys.engine import policy
 
 _OFF = """
@@ -93,6 +93,11 @@ def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
         {"bare": lambda: engine.start(bare), "off": lambda: engine.start(off)},
         seconds=settings.seconds / 4,  # a 2% mark: many short turns, so the neighbours'
         count=settings.count * 4,  # bursts fall on both sides alike
+        cpu=True,
+    )
+    notes.append(
+        f"Python calls per run: all off {python_calls(lambda: engine.start(off)):,.0f},"
+        f" none declared {python_calls(lambda: engine.start(bare)):,.0f}"
     )
     _resolution(settings, notes)
     return [

@@ -94,7 +94,10 @@ def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
 
         count = len(log.replay_log("steward", *window))
         samples = rounds(
-            {"ours": replay, "bare": bare}, seconds=settings.seconds, count=settings.count
+            {"ours": replay, "bare": bare},
+            seconds=settings.seconds,
+            count=settings.count,
+            cpu=True,  # both read the cached file: CPU work, on both sides
         )
         with store.transaction() as connection:
             compiled = query.compile(connection, compile_kwargs={"literal_binds": True})

@@ -33,7 +33,7 @@ milestones:
   - {id: m5, action: builtin.noop}
 policies: {wal: {enabled: true}}
 """
-RUNS = int(os.environ.get("JOURNEYS_BENCH_WORKER_RUNS", "200"))
+RUNS = int(os.environ.get("JOURNEYS_BENCH_WORKER_RUNS", "150"))
 COUNTS = (1, 2, 4)
 
 
