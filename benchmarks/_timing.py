@@ -22,7 +22,6 @@ __all__ = [
     "at_least",
     "at_most",
     "curve",
-    "per_call",
     "python_calls",
     "rounds",
     "table",
@@ -76,25 +75,6 @@ def python_calls(function: Callable[[], object], times: int = 50) -> float:
         function()
     profile.disable()
     return float(pstats.Stats(profile).total_calls) / times  # type: ignore[attr-defined]
-
-
-def per_call(
-    contenders: dict[str, Callable[[], object]], *, number: int, rounds: int = 7
-) -> dict[str, float]:
-    """Seconds per call of each contender: the median over ``rounds`` of ``number`` calls, the
-    contenders taking turns within each round (the older, fixed-count form of :func:`rounds`)."""
-    samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for function in contenders.values():  # warm up caches and compiled machines
-        for _ in range(max(1, number // 10)):
-            function()
-    for _ in range(rounds):
-        for name, function in contenders.items():
-            gc.collect()
-            started = time.perf_counter()
-            for _ in range(number):
-                function()
-            samples[name].append((time.perf_counter() - started) / number)
-    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 @dataclass(frozen=True)
