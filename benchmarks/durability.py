@@ -1,196 +1,303 @@
-"""Durable runs: the write-ahead protocol against the disk's own limit (the WAL issue's figures).
+"""Durable runs against the disk's own limit and against DBOS Transact (the WAL issue's figures).
 
-- this disk's fsync rate (append 300 bytes, fsync), measured beside the runs;
 - runs/s of a 5-milestone no-op journey with the WAL on, on SQLite (WAL journal, synchronous
-  FULL), against the bound that fsync rate sets for the commits the protocol needs per run;
-- the same on PostgreSQL (synchronous_commit on), against the server's one-row commit rate,
-  when ``JOURNEYS_BENCH_POSTGRES_URL`` (or ``JOURNEYS_TEST_POSTGRES_URL``) names one;
-- the WAL's overhead when handlers do 10 ms of work: WAL on against WAL off.
+  FULL), against this disk's fsync rate (append 300 bytes, fsync) divided by the 6 commits a
+  write-ahead protocol needs for 5 milestones, and against DBOS running 5 no-op steps on the
+  same kind of SQLite file;
+- a saga whose step 4 fails (3 compensations) against DBOS running it as try/except;
+- the same journey on PostgreSQL (synchronous_commit on) against DBOS on the same server and
+  the server's one-connection commit rate;
+- WAL and saga on against both off, when handlers do 10 ms of work;
+- a saga's compensation time (4 undo handlers as long as the forward ones) against its forward
+  time.
+
+Every contender runs in the same rounds, taking turns (benchmarks._timing.rounds).
 """
 
 from __future__ import annotations
 
 import os
-import statistics
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy
 
 import journeys
-from benchmarks._timing import table
+from benchmarks import _setup, dbos_peer
+from benchmarks._timing import (
+    Figure,
+    at_least,
+    at_most,
+    rate_text,
+    rates,
+    ratios,
+    rounds,
+    time_text,
+)
 
-FIVE = """
-journey: durable_five
-milestones:
-  - {id: m1, action: bench.noop}
-  - {id: m2, action: bench.noop}
-  - {id: m3, action: bench.noop}
-  - {id: m4, action: bench.noop}
-  - {id: m5, action: bench.noop}
-policies: {wal: {enabled: true}}
-"""
-
-
-def _rate(function: Callable[[], object], seconds: float = 1.5, rounds: int = 5) -> float:
-    """Calls per second: the median of ``rounds`` rounds of about ``seconds`` each."""
-    rates = []
-    for _ in range(rounds):
-        count, started = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - started) < seconds / rounds:
-            function()
-            count += 1
-        rates.append(count / elapsed)
-    return statistics.median(rates)
+WAL = "{wal: {enabled: true}}"
+SAGA = "{wal: {enabled: true}, saga: {enabled: true}}"
+FIVE = _setup.chain(5, name="durable_five", compensation=None, policies=WAL)
+FAILING = _setup.chain(5, name="durable_saga", kind="saga", fail_at=4, policies=SAGA)
+PROTOCOL_COMMITS = 6
+"""A write-ahead protocol's floor for 5 milestones: the first intent, then each outcome with
+the next intent (shared/BASELINES.md)."""
 
 
-def _overhead(
-    on: Callable[[], object], off: Callable[[], object], rounds: int = 15, runs: int = 8
-) -> tuple[float, float, float]:
-    """WAL on against off, interleaved: round by round, ``runs`` runs of each, so a noisy
-    neighbour slows both alike. Returns the median of the rounds' overheads and the median
-    milliseconds per run of each."""
-    ratios, ons, offs = [], [], []
-    for index in range(rounds + 1):
-        timed = []
-        for function in (on, off) if index % 2 else (off, on):
-            started = time.perf_counter()
-            for _ in range(runs):
-                function()
-            timed.append((time.perf_counter() - started) / runs)
-        on_s, off_s = timed if index % 2 else timed[::-1]
-        if index:  # the first round warms both up
-            ratios.append(on_s / off_s - 1)
-            ons.append(on_s * 1e3)
-            offs.append(off_s * 1e3)
-    return statistics.median(ratios), statistics.median(ons), statistics.median(offs)
+def fsync_probe(folder: Path) -> tuple[Callable[[], None], Callable[[], None]]:
+    """A call that appends 300 bytes to a file and fsyncs it, and one that closes the file."""
+    stream = (folder / "fsync.bin").open("ab")
+    payload = b"x" * 300
+
+    def append() -> None:
+        stream.write(payload)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+    return append, stream.close
 
 
-def _fsync_rate(folder: Path) -> float:
-    path = folder / "fsync.bin"
-    with path.open("ab") as stream:
-        payload = b"x" * 300
-
-        def append() -> None:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-
-        return _rate(append)
-
-
-def _commit_rate(url: str) -> float:
+def commit_probe(url: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """A call that inserts one row and commits it on one connection (SQLAlchemy, the server's
+    defaults), and one that cleans up."""
     engine = sqlalchemy.create_engine(url)
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text("CREATE TABLE IF NOT EXISTS bench_commit (x text)"))
-    with engine.connect() as connection:
+    connection = engine.connect()
+    statement = sqlalchemy.text("INSERT INTO bench_commit VALUES ('x')")
 
-        def commit() -> None:
-            connection.execute(sqlalchemy.text("INSERT INTO bench_commit VALUES ('x')"))
-            connection.commit()
+    def commit() -> None:
+        connection.execute(statement)
+        connection.commit()
 
-        rate = _rate(commit)
-    with engine.begin() as connection:
-        connection.execute(sqlalchemy.text("DROP TABLE bench_commit"))
-    engine.dispose()
-    return rate
+    def close() -> None:
+        connection.close()
+        engine.dispose()
+
+    return commit, close
 
 
-def _commits_per_run(engine: journeys.Engine, definition: journeys.Definition) -> int:
-    counted = 0
-    original_create, original_save = engine.store.create, engine.store.save
+def per_run(engine: sqlalchemy.Engine, run: Callable[[], object], times: int = 20) -> str:
+    """Commits and statements per call of ``run``, counted through ``engine``'s events."""
+    counter = _setup.Counter(engine)
+    try:
+        for _ in range(times):
+            run()
+    finally:
+        counter.close()
+    return f"{counter.commits / times:g} commits, {counter.statements / times:g} statements"
 
-    def create(*args: object) -> object:
-        nonlocal counted
-        counted += 1
-        return original_create(*args)  # type: ignore[arg-type]
 
-    def save(*args: object) -> None:
-        nonlocal counted
-        counted += 1
-        original_save(*args)  # type: ignore[arg-type]
+def _sqlite(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
+    registry = _setup.registry()
+    five = journeys.load_definition(FIVE)
+    failing = journeys.load_definition(FAILING)
+    engine = journeys.Engine(f"sqlite:///{settings.folder}/durable.db", registry=registry)
+    fsync, close_probe = fsync_probe(settings.folder)
+    commit, close_commit = commit_probe(dbos_peer.sqlite_url(settings.folder, "commit.sqlite"))
+    contenders: dict[str, Callable[[], object]] = {
+        "ours": lambda: engine.start(five),
+        "fsync": fsync,
+        "commit": commit,
+        "ours saga": lambda: engine.start(failing),
+    }
+    peer = dbos_peer.Peer(dbos_peer.sqlite_url(settings.folder)) if dbos_peer.available() else None
+    try:
+        if peer is not None:
+            contenders |= {"dbos": peer.five_steps, "dbos saga": peer.saga}
+        samples = rounds(contenders, seconds=settings.seconds, count=settings.count)
+        store = engine.store._engine  # type: ignore[attr-defined]
+        notes.append(f"SQLite, per 5-milestone run: ours {per_run(store, contenders['ours'])}")
+        notes.append(
+            f"SQLite, per saga (step 4 fails): ours {per_run(store, contenders['ours saga'])}"
+        )
+        if peer is not None:
+            notes.append(
+                f"SQLite, per 5-step workflow: DBOS {per_run(peer.engine, peer.five_steps)}"
+                f" (its journal: {peer.journal()})"
+            )
+            notes.append(f"SQLite, per saga: DBOS {per_run(peer.engine, peer.saga)}")
+    finally:
+        if peer is not None:
+            peer.close()
+        close_probe()
+        close_commit()
+        engine.close()
+    notes.append(
+        f"SQLite (WAL, FULL), one 1-row commit through SQLAlchemy: {rate_text(samples['commit'])}"
+        f" beside fsync {rate_text(samples['fsync'])}"
+    )
+    # the bound as seconds per run: PROTOCOL_COMMITS fsyncs
+    bound = [s * PROTOCOL_COMMITS for s in samples["fsync"]]
+    figures = [
+        Figure(
+            "durable runs/s, SQLite (WAL, FULL), 5 no-op milestones",
+            rate_text(samples["ours"]),
+            f"fsync {rate_text(samples['fsync'])} / {PROTOCOL_COMMITS} commits",
+            ratios(rates(samples["ours"]), rates(bound)),
+            at_least(0.6, aim=0.8),
+        )
+    ]
+    figures += _versus_dbos(
+        "durable runs/s, SQLite, vs DBOS 5 steps", samples, "ours", "dbos", peer is not None
+    )
+    figures += _versus_dbos(
+        "saga, step 4 fails, 3 undone, SQLite", samples, "ours saga", "dbos saga", peer is not None
+    )
+    return figures
 
-    engine.store.create, engine.store.save = create, save  # type: ignore[method-assign]
-    engine.start(definition)
-    engine.store.create, engine.store.save = original_create, original_save  # type: ignore[method-assign]
-    return counted
+
+def _versus_dbos(
+    name: str, samples: dict[str, list[float]], ours: str, theirs: str, ran: bool
+) -> list[Figure]:
+    if not ran:
+        return [Figure(name, rate_text(samples[ours]), "DBOS", [], at_least(4), dbos_peer.INSTALL)]
+    return [
+        Figure(
+            name,
+            rate_text(samples[ours]),
+            f"DBOS {rate_text(samples[theirs])}",
+            ratios(rates(samples[ours]), rates(samples[theirs])),
+            at_least(4),
+        )
+    ]
+
+
+def _postgres(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
+    names = (
+        "durable runs/s, PostgreSQL, vs DBOS 5 steps",
+        "durable runs/s, PostgreSQL, vs its commit rate",
+        "saga, step 4 fails, 3 undone, PostgreSQL",
+    )
+    if settings.postgres is None:
+        why = "no PostgreSQL (set JOURNEYS_BENCH_POSTGRES_URL)"
+        return [
+            Figure(name, "", "", [], at_least(0.6 if "commit" in name else 4), why)
+            for name in names
+        ]
+    five = journeys.load_definition(FIVE)
+    failing = journeys.load_definition(FAILING)
+    with _setup.postgres_schema(settings.postgres) as url:
+        engine = journeys.Engine(url, registry=_setup.registry())
+        commit, close_probe = commit_probe(url)
+        contenders: dict[str, Callable[[], object]] = {
+            "ours": lambda: engine.start(five),
+            "commit": commit,
+            "ours saga": lambda: engine.start(failing),
+        }
+        peer = None
+        try:
+            if dbos_peer.available():
+                peer = dbos_peer.Peer(dbos_peer.postgres_url(settings.postgres))
+                contenders |= {"dbos": peer.five_steps, "dbos saga": peer.saga}
+            samples = rounds(contenders, seconds=settings.seconds, count=settings.count)
+            store = engine.store._engine  # type: ignore[attr-defined]
+            notes.append(
+                f"PostgreSQL, per 5-milestone run: ours {per_run(store, contenders['ours'])}"
+            )
+            if peer is not None:
+                notes.append(
+                    f"PostgreSQL, per 5-step workflow: DBOS {per_run(peer.engine, peer.five_steps)}"
+                )
+        finally:
+            if peer is not None:
+                peer.close()
+            close_probe()
+            engine.close()
+    bound = [s * PROTOCOL_COMMITS for s in samples["commit"]]
+    figures = _versus_dbos(names[0], samples, "ours", "dbos", peer is not None)
+    figures.append(
+        Figure(
+            names[1],
+            rate_text(samples["ours"]),
+            f"1-row commits {rate_text(samples['commit'])} / {PROTOCOL_COMMITS}",
+            ratios(rates(samples["ours"]), rates(bound)),
+            at_least(0.6),
+        )
+    )
+    figures += _versus_dbos(names[2], samples, "ours saga", "dbos saga", peer is not None)
+    return figures
+
+
+def _overhead(settings: _setup.Settings) -> Figure:
+    """WAL and saga on against both off, handlers of 10 ms: the same journey, the policies
+    switched per call."""
+    work = journeys.load_definition(
+        _setup.chain(5, name="durable_work", kind="saga", action="bench.work", policies=SAGA)
+    )
+    off = {"wal": {"enabled": False}, "saga": {"enabled": False}}
+    with journeys.Engine(
+        f"sqlite:///{settings.folder}/work.db", registry=_setup.registry()
+    ) as engine:
+        samples = rounds(
+            {"on": lambda: engine.start(work), "off": lambda: engine.start(work, policy=off)},
+            seconds=settings.seconds,
+            count=settings.count + 4,  # a 5% mark on 50 ms runs: a few more rounds
+            least=3,
+        )
+    return Figure(
+        "WAL + saga on, handlers of 10 ms (SQLite)",
+        f"{time_text(samples['on'])}/run",
+        f"both off {time_text(samples['off'])}/run",
+        ratios(samples["on"], samples["off"]),
+        at_most(1.05),
+        percent=True,
+    )
+
+
+def _compensation(settings: _setup.Settings) -> Figure:
+    """Forward: from the start to the failing call (4 handlers of 10 ms, and the failing one);
+    compensation: from the failure to the end (4 undo handlers of 10 ms)."""
+    registry = _setup.registry()
+    failed_at: list[float] = []
+
+    def fail(ctx: object) -> None:
+        failed_at.append(time.perf_counter())
+        raise _setup.Planned("step 5 fails on purpose")
+
+    registry.register("bench.fail", fail, replace=True)
+    saga = journeys.load_definition(
+        _setup.chain(
+            5,
+            name="durable_undo",
+            kind="saga",
+            action="bench.work",
+            compensation="bench.work",
+            fail_at=5,
+            policies=SAGA,
+        )
+    )
+    forward, undo = [], []
+    with journeys.Engine(f"sqlite:///{settings.folder}/undo.db", registry=registry) as engine:
+        engine.start(saga)  # warm up
+        for _ in range(3 * settings.count):
+            began = time.perf_counter()
+            run = engine.start(saga)
+            ended = time.perf_counter()
+            assert run.status == "compensated", run.status
+            forward.append(failed_at[-1] - began)
+            undo.append(ended - failed_at[-1])
+    return Figure(
+        "compensation of 4 steps (10 ms each), SQLite",
+        time_text(undo),
+        f"forward {time_text(forward)}",
+        ratios(undo, forward),
+        at_most(2),
+    )
+
+
+def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
+    return [
+        *_sqlite(settings, notes),
+        *_postgres(settings, notes),
+        _overhead(settings),
+        _compensation(settings),
+    ]
 
 
 def main() -> None:
-    registry = journeys.Registry()
-    registry.register("bench.noop", lambda ctx: None)
-    registry.register("bench.work", lambda ctx: time.sleep(0.010))
-    five = journeys.load_definition(FIVE)
-    rows = [("figure", "value", "anchor / ratio")]
-    with tempfile.TemporaryDirectory(dir=os.environ.get("JOURNEYS_BENCH_DIR")) as folder:
-        fsyncs = _fsync_rate(Path(folder))
-        sqlite = journeys.Engine(f"sqlite:///{folder}/bench.db", registry=registry)
-        commits = _commits_per_run(sqlite, five)
-        runs = _rate(lambda: sqlite.start(five))
-        bound = fsyncs / commits
-        rows += [
-            ("disk fsync rate (300 B appends)", f"{fsyncs:,.0f}/s", ""),
-            ("commits per 5-milestone run", f"{commits}", "the protocol's floor is 6"),
-            (
-                "durable runs/s, SQLite FULL",
-                f"{runs:,.0f}",
-                f"fsync bound {bound:,.0f}/s -> {runs / bound:.2f} of it",
-            ),
-        ]
-        sqlite.close()
-
-        work = journeys.load_definition(FIVE.replace("bench.noop", "bench.work"))
-        quiet = journeys.load_definition(
-            FIVE.replace("bench.noop", "bench.work").replace("enabled: true", "enabled: false")
-        )
-        store = journeys.Engine(f"sqlite:///{folder}/work.db", registry=registry)
-        overhead, on_ms, off_ms = _overhead(lambda: store.start(work), lambda: store.start(quiet))
-        rows.append(
-            (
-                "WAL on vs off, handlers of 10 ms",
-                f"{on_ms:.1f} ms/run",
-                f"off {off_ms:.1f} ms/run -> overhead {overhead * 100:.1f}%",
-            )
-        )
-        store.close()
-
-    postgres = os.environ.get("JOURNEYS_BENCH_POSTGRES_URL") or os.environ.get(
-        "JOURNEYS_TEST_POSTGRES_URL"
-    )
-    if postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = sqlalchemy.create_engine(postgres)
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-        url = (
-            sqlalchemy.make_url(postgres)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-        try:
-            commit_rate = _commit_rate(url)
-            pg = journeys.Engine(url, registry=registry)
-            pg_runs = _rate(lambda: pg.start(five))
-            pg.close()
-            rows.append(
-                (
-                    "durable runs/s, PostgreSQL",
-                    f"{pg_runs:,.0f}",
-                    f"commit rate {commit_rate:,.0f}/s / {commits} -> "
-                    f"{pg_runs / (commit_rate / commits):.2f} of it",
-                )
-            )
-        finally:
-            with admin.begin() as connection:
-                connection.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-    else:
-        rows.append(("durable runs/s, PostgreSQL", "not run", "set JOURNEYS_BENCH_POSTGRES_URL"))
-    print("# durability benchmark")
-    print(table(rows))
+    _setup.standalone(figures)
 
 
 if __name__ == "__main__":

@@ -2,27 +2,26 @@
 
 - a 5-milestone saga of no-op handlers, in memory, declaring every capability and switching
   each off, against the same journey declaring no policies at all (interleaved in one run);
-- resolving the policy of a start with an unchanged policy file of 200 journey entries (globs
-  and names): per start, against no policy file; and once per file version (the first start
-  after an edit matches the journey against every entry);
-- a whole start (the same journey, its first milestone waiting) with that file against none.
+- in the notes: resolving the policy of a start with an unchanged policy file of 200 journey
+  entries (globs and names), per start and once per file version (the first start after an
+  edit matches the journey against every entry), and a whole start with that file against none.
 """
 
 from __future__ import annotations
 
-import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import journeys
-from benchmarks import engine as engine_benchmark
-from benchmarks._timing import per_call, table
+from benchmarks import _setup
+from benchmarks._timing import Figure, python_calls, ratios, rounds, time_text, within
 from journeys.engine import policy
 
 _OFF = """
 policies:
-  wal: {enabled: false, operations: [m0]}
+  wal: {enabled: false, operations: [m1]}
   saga: {enabled: false}
   rollback: {enabled: false, auto_checkpoint: true}
   forward_docs: {enabled: false, generate_plan: true}
@@ -31,9 +30,7 @@ policies:
 
 
 def _saga(n: int, *, name: str = "bench_saga", wait_first: bool = False) -> str:
-    """The engine benchmark's chain of no-op milestones, as a saga named ``name``."""
-    chain = engine_benchmark._chain(n, wait_first=wait_first)
-    return chain.replace(f"journey: chain_{n}\n", f"journey: {name}\nkind: saga\n", 1)
+    return _setup.chain(n, name=name, kind="saga", wait_first=wait_first)
 
 
 def _policy_file(folder: Path, entries: int) -> Path:
@@ -51,69 +48,72 @@ def _policy_file(folder: Path, entries: int) -> Path:
     return file
 
 
-def main() -> None:
-    registry = journeys.Registry()
-    registry.register("bench.noop", lambda ctx: None)
+def _resolution(settings: _setup.Settings, notes: list[str]) -> None:
+    registry = _setup.registry()
     engine = journeys.Engine("memory:", registry=registry)
-    bare = journeys.load_definition(_saga(5))
-    off = journeys.load_definition(_saga(5) + _OFF)
-    runs = per_call(
-        {"no policies": lambda: engine.start(bare), "all off": lambda: engine.start(off)},
-        number=2000,
-    )
-
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=settings.folder) as folder:
         file = _policy_file(Path(folder), 200)
         # Past the window in which a fresh file's text is compared as well as its stamp (the
         # steady state of a policy file; a start within 2 s of an edit also reads the text).
         time.sleep(2.1)
-        with_file = policy.Policies(file)
-        without = policy.Policies()
+        with_file, without = policy.Policies(file), policy.Policies()
         waits = journeys.load_definition(_saga(5, wait_first=True))
-        resolution = per_call(
-            {
-                "no file": lambda: without.for_run(waits),
-                "200 entries": lambda: with_file.for_run(waits),
-            },
-            number=20000,
+        resolution = rounds(
+            {"none": lambda: without.for_run(waits), "200": lambda: with_file.for_run(waits)},
+            seconds=settings.seconds / 4,
+            count=settings.count,
         )
         fresh = [
             journeys.load_definition(_saga(5, name=f"bench_saga{i}", wait_first=True))
-            for i in range(2000)
+            for i in range(50 if settings.quick else 200)
         ]
         began = time.perf_counter()
         for definition in fresh:  # each one new to the cache: matched against all 200
             with_file.for_run(definition)
         first = (time.perf_counter() - began) / len(fresh)
         filed = journeys.Engine("memory:", registry=registry, policies=file)
-        starts = per_call(
-            {"no file": lambda: engine.start(waits), "200 entries": lambda: filed.start(waits)},
-            number=2000,
+        starts = rounds(
+            {"none": lambda: engine.start(waits), "200": lambda: filed.start(waits)},
+            seconds=settings.seconds / 2,
+            count=settings.count,
         )
+    notes.append(
+        f"policy resolution per start, 200-entry file: {time_text(resolution['200'])}"
+        f" (no file {time_text(resolution['none'])}); first start per file version"
+        f" {first * 1e6:.0f} us; a whole start with that file"
+        f" {statistics.median(ratios(starts['200'], starts['none'])):.3f}x one without"
+    )
 
-    ratio = runs["all off"] / runs["no policies"]
-    rows = [
-        ("figure", "value", "anchor / ratio"),
-        (
-            "run, every capability off",
-            f"{runs['all off'] * 1e6:.1f} us",
-            f"no policies declared {runs['no policies'] * 1e6:.1f} us -> {ratio:.3f}x",
-        ),
-        (
-            "resolution per start, 200-entry file",
-            f"{resolution['200 entries'] * 1e6:.1f} us",
-            f"no policy file {resolution['no file'] * 1e6:.1f} us",
-        ),
-        ("resolution, first start per file version", f"{first * 1e6:.1f} us", "200 entries"),
-        (
-            "start, 200-entry policy file",
-            f"{starts['200 entries'] * 1e6:.1f} us",
-            f"no file {starts['no file'] * 1e6:.1f} us ->"
-            f" {starts['200 entries'] / starts['no file']:.3f}x",
-        ),
+
+def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
+    engine = journeys.Engine("memory:", registry=_setup.registry())
+    bare = journeys.load_definition(_saga(5))
+    off = journeys.load_definition(_saga(5) + _OFF)
+    runs = rounds(
+        {"bare": lambda: engine.start(bare), "off": lambda: engine.start(off)},
+        seconds=settings.seconds / 4,  # a 2% mark: many short turns, so the neighbours'
+        count=settings.count * 4,  # bursts fall on both sides alike
+        cpu=True,
+    )
+    notes.append(
+        f"Python calls per run: all off {python_calls(lambda: engine.start(off)):,.0f},"
+        f" none declared {python_calls(lambda: engine.start(bare)):,.0f}"
+    )
+    _resolution(settings, notes)
+    return [
+        Figure(
+            "every capability declared and off (in memory)",
+            f"{time_text(runs['off'])}/run",
+            f"none declared {time_text(runs['bare'])}/run",
+            ratios(runs["off"], runs["bare"]),
+            within(0.02),
+            percent=True,
+        )
     ]
-    print(f"# policy benchmark ({platform.python_version()}, {platform.machine()})")
-    print(table(rows))
+
+
+def main() -> None:
+    _setup.standalone(figures)
 
 
 if __name__ == "__main__":

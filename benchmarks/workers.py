@@ -15,13 +15,13 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy
 
 import journeys
-from benchmarks._timing import table
+from benchmarks import _setup
+from benchmarks._timing import Figure, curve, ratios, spread
 
 FIVE = """
 journey: bench_workers
@@ -33,36 +33,16 @@ milestones:
   - {id: m5, action: builtin.noop}
 policies: {wal: {enabled: true}}
 """
-RUNS = int(os.environ.get("JOURNEYS_BENCH_WORKER_RUNS", "1500"))
+RUNS = int(os.environ.get("JOURNEYS_BENCH_WORKER_RUNS", "150"))
+COUNTS = (1, 2, 4)
 
 
-def _schema(base: str) -> tuple[str, str]:
-    name = f"bench_w_{uuid.uuid4().hex[:8]}"
-    admin = sqlalchemy.create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{name}"'))
-    admin.dispose()
-    url = (
-        sqlalchemy.make_url(base)
-        .update_query_dict({"options": f"-csearch_path={name}"})
-        .render_as_string(hide_password=False)
-    )
-    return name, url
-
-
-def _drop(base: str, name: str) -> None:
-    admin = sqlalchemy.create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(sqlalchemy.text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
-
-
-def _rate(base: str, workers: int) -> float:
-    name, url = _schema(base)
-    try:
+def _rate(base: str, workers: int, runs: int) -> float:
+    """Runs per second of ``workers`` worker processes draining ``runs`` queued runs."""
+    with _setup.postgres_schema(base) as url:
         definition = journeys.load_definition(FIVE)
         with journeys.Engine(url) as engine:
-            for _ in range(RUNS):
+            for _ in range(runs):
                 engine.start(definition, wait=False)
         command = Path(sys.executable).with_name("journeys")
         started = [
@@ -82,7 +62,7 @@ def _rate(base: str, workers: int) -> float:
                             "SELECT count(*) FROM journeys_runs WHERE status = 'completed'"
                         )
                     ).scalar_one()
-                if done == RUNS:
+                if done == runs:
                     break
                 time.sleep(0.2)
             with sql.connect() as connection:
@@ -98,14 +78,11 @@ def _rate(base: str, workers: int) -> float:
             for process in started:
                 process.wait(timeout=60)
             sql.dispose()
-        return float(RUNS / (last - first))
-    finally:
-        _drop(base, name)
+        return float(runs / (last - first))
 
 
 def _claim_latency(base: str) -> float:
-    name, url = _schema(base)
-    try:
+    with _setup.postgres_schema(base) as url:
         definition = journeys.load_definition(FIVE)
         with journeys.Engine(url) as engine:
             for _ in range(500):
@@ -117,28 +94,36 @@ def _claim_latency(base: str) -> float:
                 engine.store.claim(engine.owner, now, now + 30, what={"new"}, limit=1)
                 samples.append(time.perf_counter() - began)
         return statistics.median(samples)
-    finally:
-        _drop(base, name)
+
+
+def figures(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
+    names = [f"runs/s, {count} worker(s), PostgreSQL" for count in COUNTS]
+    if settings.postgres is None:
+        why = "no PostgreSQL (set JOURNEYS_BENCH_POSTGRES_URL)"
+        return [Figure(name, "", "1 worker", [], curve(), why) for name in names]
+    runs = 30 if settings.quick else RUNS
+    samples: dict[int, list[float]] = {count: [] for count in COUNTS}
+    for index in range(1 if settings.quick else 2):  # the counts take turns, round by round
+        for count in COUNTS if index % 2 == 0 else COUNTS[::-1]:
+            samples[count].append(_rate(settings.postgres, count, runs))
+    notes.append(
+        f"workers: {runs} queued runs per measurement; a claim of one run (500 queued) takes"
+        f" {_claim_latency(settings.postgres) * 1e3:.2f} ms"
+    )
+    return [
+        Figure(
+            name,
+            f"{statistics.median(samples[count]):,.0f}/s {spread(samples[count])}",
+            f"1 worker {statistics.median(samples[1]):,.0f}/s",
+            ratios(samples[count], samples[1]),
+            curve(),
+        )
+        for name, count in zip(names, COUNTS, strict=True)
+    ]
 
 
 def main() -> None:
-    base = os.environ.get("JOURNEYS_BENCH_POSTGRES_URL") or os.environ.get(
-        "JOURNEYS_TEST_POSTGRES_URL"
-    )
-    print("# workers benchmark (PostgreSQL)")
-    if not base:
-        print("not run: set JOURNEYS_BENCH_POSTGRES_URL")
-        return
-    rows = [("figure", "value", "ratio to 1 worker")]
-    one = 0.0
-    for count in (1, 2, 4):
-        rate = _rate(base, count)
-        one = one or rate
-        rows.append(
-            (f"{RUNS} runs, {count} worker(s)", f"{rate:,.0f} runs/s", f"{rate / one:.2f}x")
-        )
-    rows.append(("claim of one run (500 queued)", f"{_claim_latency(base) * 1e3:.2f} ms", ""))
-    print(table(rows))
+    _setup.standalone(figures)
 
 
 if __name__ == "__main__":

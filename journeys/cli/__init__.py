@@ -14,7 +14,16 @@ from collections.abc import Sequence
 
 import click
 
-from journeys.cli import definitions, plan, policy, runs, stats, wal, worker  # noqa: F401  (their commands join the group)
+from journeys.cli import (  # noqa: F401  (their commands join the group)
+    bench,
+    definitions,
+    plan,
+    policy,
+    runs,
+    stats,
+    wal,
+    worker,
+)
 from journeys.cli.group import cli
 from journeys.cli.output import printable
 from journeys.errors import JourneyError
