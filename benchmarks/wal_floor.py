@@ -1,45 +1,27 @@
-"""The WAL's overhead beside its floor: the same rows and commits, written by the driver alone.
+"""The WAL's floor: the same rows and commits as one of the engine's runs, by the driver alone.
 
 Issue 4 asks that the WAL cost at most 5% when handlers do 10 ms of work. Part of that cost is
 not ours to cut: a write-ahead protocol commits once per milestone (the intent of the first,
 then each outcome with the next intent), and a durable commit on SQLite (WAL journal,
-synchronous FULL) is an fsync. This benchmark measures, in the same interleaved rounds:
+synchronous FULL) is an fsync. :func:`floor` captures the rows one real run wrote and returns
+two contenders for the same rounds as the engine's (benchmarks.durability):
 
-- ``engine``: a 5-milestone journey whose handlers take 10 ms, WAL on against WAL off;
-- ``floor``: the same work without the engine: five 10 ms handlers, and the very rows that the
-  engine's run wrote (captured from one real run), committed by the stdlib ``sqlite3`` driver in
-  the same transactions, with the same statements, into the same database; against the five
-  handlers and one commit of the run's row.
+- ``on``: the handlers, and those very rows committed by the stdlib ``sqlite3`` driver in the
+  same transactions, with the same kind of statements, into the same database;
+- ``off``: the handlers, and one commit of the run's row.
 
 The floor's overhead is what any Python WAL of this protocol and these rows pays on this disk;
-the difference between the two is the engine's own (building entries, SQLAlchemy, the pool).
+the engine's overhead above it is its own (building entries, SQLAlchemy, the pool).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import journeys
-from benchmarks._timing import table
-from benchmarks.durability import FIVE, _overhead
-
-
-def _handler(kind: str) -> Callable[[], None]:
-    if kind == "sleep":
-        return lambda: time.sleep(0.010)
-
-    def busy() -> None:
-        end = time.perf_counter() + 0.010
-        while time.perf_counter() < end:
-            pass
-
-    return busy
 
 
 def _commits(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -139,58 +121,24 @@ def _floor(
     return on, off, connection
 
 
-def main(kind: str = os.environ.get("JOURNEYS_BENCH_HANDLER", "sleep")) -> None:
-    registry = journeys.Registry()
-    work = _handler(kind)
-    registry.register("bench.work", lambda ctx: work())
-    on_definition = journeys.load_definition(FIVE.replace("bench.noop", "bench.work"))
-    off_definition = journeys.load_definition(
-        FIVE.replace("bench.noop", "bench.work").replace("enabled: true", "enabled: false")
+def floor(
+    path: str, engine: journeys.Engine, definition: journeys.Definition, work: Callable[[], None]
+) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
+    """``on``, ``off`` and ``close`` for the floor of ``definition``'s runs in the SQLite file
+    at ``path``, whose handlers each call ``work``: one run is made with ``engine`` to capture
+    its rows."""
+    sample = engine.start(definition)
+    reader = sqlite3.connect(path)
+    reader.row_factory = sqlite3.Row
+    run_row = dict(
+        reader.execute("SELECT * FROM journeys_runs WHERE id = ?", (sample.id,)).fetchone()
     )
-    with tempfile.TemporaryDirectory(dir=os.environ.get("JOURNEYS_BENCH_DIR")) as folder:
-        path = f"{folder}/floor.db"
-        engine = journeys.Engine(f"sqlite:///{path}", registry=registry)
-        sample = engine.start(on_definition)
-        reader = sqlite3.connect(path)
-        reader.row_factory = sqlite3.Row
-        run_row = dict(
-            reader.execute("SELECT * FROM journeys_runs WHERE id = ?", (sample.id,)).fetchone()
+    rows = [
+        dict(row)
+        for row in reader.execute(
+            "SELECT * FROM journeys_wal WHERE run_id = ? ORDER BY seq", (sample.id,)
         )
-        rows = [
-            dict(row)
-            for row in reader.execute(
-                "SELECT * FROM journeys_wal WHERE run_id = ? ORDER BY seq", (sample.id,)
-            )
-        ]
-        reader.close()
-        floor_on, floor_off, connection = _floor(path, run_row, rows, work)
-        ours, ours_on, ours_off = _overhead(
-            lambda: engine.start(on_definition), lambda: engine.start(off_definition)
-        )
-        floor, floor_on_ms, floor_off_ms = _overhead(floor_on, floor_off)
-        connection.close()
-        engine.close()
-    rows_per_run = len(rows)
-    print(f"# WAL overhead beside its floor ({kind} handlers of 10 ms, SQLite FULL)")
-    print(
-        table(
-            [
-                ("contender", "WAL on / off, ms per run", "overhead"),
-                ("engine", f"{ours_on:.2f} / {ours_off:.2f}", f"{ours * 100:.1f}%"),
-                (
-                    f"floor: same {rows_per_run} rows, {len(_commits(rows))} commits, sqlite3",
-                    f"{floor_on_ms:.2f} / {floor_off_ms:.2f}",
-                    f"{floor * 100:.1f}%",
-                ),
-                (
-                    "the engine's own share",
-                    f"{(ours_on - ours_off) - (floor_on_ms - floor_off_ms):.2f} ms per run",
-                    f"{(ours - floor) * 100:.1f} points",
-                ),
-            ]
-        )
-    )
-
-
-if __name__ == "__main__":
-    main()
+    ]
+    reader.close()
+    on, off, connection = _floor(path, run_row, rows, work)
+    return on, off, connection.close
