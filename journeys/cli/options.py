@@ -131,7 +131,7 @@ def yaml_value(text: str, where: str) -> Any:
     if text.lstrip()[:1] in ('"', "[", "{") and len(text) <= source.MAX_BYTES:
         try:
             return json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting: the YAML reader names its limit
             pass
     return source.parse(text, where).data
 

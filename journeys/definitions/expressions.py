@@ -36,6 +36,7 @@ from jinja2.sandbox import (
 )
 
 __all__ = [
+    "MAX_NESTING",
     "MAX_SIZE",
     "NAMES",
     "Analysis",
@@ -209,12 +210,33 @@ def _is_results(node: nodes.Node) -> bool:
 def analyze(text: str, *, expression: bool = False) -> Analysis:
     """Parse ``text`` once (cached: a definition repeats its strings) and say what it refers to."""
     kind = "expression" if expression else "template"
+    try:
+        found = _analyze(text, expression, kind)
+        clean = found == Analysis(error=None, undeclared=found.undeclared, results=found.results)
+        if clean and "{%" in text:
+            # Statements nest Python blocks, which Python limits (20 loops deep); so they
+            # are compiled now, and cached, so that the limit cannot fail a run. Expressions
+            # are bounded by MAX_NESTING alone: compiling each at load doubled its time.
+            compile_template(text)
+        return found
+    except (RecursionError, SyntaxError, _TooDeep):
+        # Jinja's parser, compiler and node walks recurse once per level of nesting, and
+        # Python refuses code nested over 100 blocks deep, so "((((...1...))))", "1+1+...+1"
+        # or a hundred nested {% if %} crashed the loader or, later, the run
+        return Analysis(
+            error=f"the Jinja {kind} is nested too deeply (or chains too many operators) to be"
+            " compiled; split it into simpler parts"
+        )
+
+
+def _analyze(text: str, expression: bool, kind: str) -> Analysis:
     env = environment()
     try:
         tree = env.parse("{{ " + text + " }}") if expression else env.parse(text)
     except TemplateSyntaxError as error:
         where = f" (line {error.lineno} of the text)" if error.lineno and error.lineno > 1 else ""
         return Analysis(error=f"Jinja {kind} syntax error: {error.message}{where}")
+    internals, too_big = _hazards(tree)
     loaded: set[str] = set()
     stored: set[str] = set()
     for name in tree.find_all(nodes.Name):
@@ -244,8 +266,8 @@ def analyze(text: str, *, expression: bool = False) -> Analysis:
     )
     return Analysis(
         error=None,
-        internals=_internals(tree),
-        too_big=_too_big(tree),
+        internals=internals,
+        too_big=too_big,
         undeclared=frozenset(loaded - stored),
         results=tuple(dict.fromkeys(results)),
         unknown_filters=filters,
@@ -254,48 +276,85 @@ def analyze(text: str, *, expression: bool = False) -> Analysis:
     )
 
 
+MAX_NESTING: Final = 50
+"""The deepest a template's syntax tree may be (``((1))`` is 3 deep, ``1+1+1`` is 3 too):
+Jinja compiles and renders recursively, a few stack frames per level, and must not run out
+of stack in a run that is already deep in the engine's own calls."""
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _hazards(tree: nodes.Template) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What in the tree reaches for internals, and why constant parts would be too big to
+    compute; in one walk, level by level (no recursion), raising :class:`_TooDeep` beyond
+    :data:`MAX_NESTING` levels."""
+    internals: list[str] = []
+    too_big: list[str] = []
+    level: list[nodes.Node] = [tree]
+    for _ in range(MAX_NESTING + 1):
+        for node in level:
+            if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Filter):
+                internals += _internal(node)
+            if isinstance(node, nodes.Pow | nodes.Mul | nodes.Filter | nodes.Call):
+                too_big += _oversized(node)
+        level = [child for node in level for child in node.iter_child_nodes()]
+        if not level:
+            return tuple(dict.fromkeys(internals)), tuple(too_big)
+    raise _TooDeep
+
+
 def _unsafe(name: object) -> bool:
     return isinstance(name, str) and (name.startswith("_") or name in _UNSAFE_ATTRIBUTES)
 
 
-def _internals(tree: nodes.Template) -> tuple[str, ...]:
-    """The attributes a template reaches for that only an escape from the sandbox would want:
-    ``x.__class__``, ``x['__class__']``, ``x|attr('__class__')``, ``'...'.format(x)``."""
-    found: list[str] = []
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
-        if isinstance(node, nodes.Getattr) and _unsafe(node.attr):
-            found.append(node.attr)
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            if isinstance(node.arg.value, str) and node.arg.value.startswith("__"):
-                found.append(node.arg.value)
-        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
-            name = node.args[0]
-            if not isinstance(name, nodes.Const) or _unsafe(name.value):
-                found.append(str(name.value) if isinstance(name, nodes.Const) else "attr(...)")
-    return tuple(dict.fromkeys(found))
+def _internal(node: nodes.Node) -> list[str]:
+    """What only an escape from the sandbox would want: ``x.__class__``, ``x['__class__']``,
+    ``x|attr('__class__')``, ``'...'.format(x)``."""
+    if isinstance(node, nodes.Getattr) and _unsafe(node.attr):
+        return [node.attr]
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        if isinstance(node.arg.value, str) and node.arg.value.startswith("__"):
+            return [node.arg.value]
+    if isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
+        name = node.args[0]
+        if not isinstance(name, nodes.Const):
+            return ["attr(...)"]
+        if _unsafe(name.value):
+            return [str(name.value)]
+    return []
 
 
-def _too_big(tree: nodes.Template) -> tuple[str, ...]:
-    """Why constant arithmetic in the text (``10 ** 10 ** 10``) would be too big to compute."""
+def _oversized(node: nodes.Node) -> list[str]:
+    """Why constant arithmetic (``10 ** 10000000``) or a constant size given to a call or
+    filter (``'x'|center(10**9)``) would be too big to compute."""
     found: list[str] = []
-    for node in tree.find_all((nodes.Pow, nodes.Mul)):
-        assert isinstance(node, nodes.BinExpr)
+    if isinstance(node, nodes.Pow | nodes.Mul):
         left, right = _constant(node.left), _constant(node.right)
         if left is not None and right is not None:
             refusal = binop_refusal(node.operator, left, right)
             if refusal:
                 found.append(refusal)
-    for call in tree.find_all((nodes.Call, nodes.Filter)):
-        assert isinstance(call, nodes.Call | nodes.Filter)
-        for argument in (*call.args, *(keyword.value for keyword in call.kwargs)):
-            value = _constant(argument)
-            if _is_int(value) and abs(value) > MAX_SIZE:
-                what = f"the {call.name} filter" if isinstance(call, nodes.Filter) else "a call"
+        return found
+    assert isinstance(node, nodes.Call | nodes.Filter)
+    if isinstance(node, nodes.Filter) and node.name == "format":
+        pattern = node.node
+        if isinstance(pattern, nodes.Const) and isinstance(pattern.value, str):
+            if _PRINTF_WIDE.search(pattern.value):
                 found.append(
-                    f"{what} is given {value:,}; sizes and counts in templates are at most"
-                    f" {MAX_SIZE:,} (journeys.definitions.expressions.MAX_SIZE)"
+                    f"the format filter is given {pattern.value!r}: a width or precision of *"
+                    " or of more than six digits is not allowed in templates"
                 )
-    return tuple(found)
+    for argument in (*node.args, *(keyword.value for keyword in node.kwargs)):
+        value = _constant(argument)
+        if _is_int(value) and abs(value) > MAX_SIZE:
+            what = f"the {node.name} filter" if isinstance(node, nodes.Filter) else "a call"
+            found.append(
+                f"{what} is given {value:,}; sizes and counts in templates are at most"
+                f" {MAX_SIZE:,} (journeys.definitions.expressions.MAX_SIZE)"
+            )
+    return found
 
 
 def _constant(node: nodes.Expr) -> Any:

@@ -44,6 +44,10 @@ def validate(definition: Definition, inputs: Mapping[str, Any] | None) -> dict[s
         raise InputError(
             f"inputs of journey {definition.journey!r} must be JSON data: {error}"
         ) from None
+    except RecursionError:  # json.dumps recurses once per level: nested thousands deep
+        raise InputError(
+            f"inputs of journey {definition.journey!r} are nested too deeply to be stored as JSON"
+        ) from None
     if not definition.inputs:
         return data
     with warnings.catch_warnings():  # see definitions.checks: a regex FutureWarning is no error
