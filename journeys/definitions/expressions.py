@@ -361,6 +361,8 @@ def _constant(node: nodes.Expr) -> Any:
     """The value of a constant integer or text expression small enough to compute, else None."""
     if isinstance(node, nodes.Const) and isinstance(node.value, int | str):
         return node.value
+    if isinstance(node, nodes.List | nodes.Tuple):  # only its length counts: [0] * n
+        return [None] * len(node.items)
     if isinstance(node, nodes.Neg):
         value = _constant(node.node)
         return -value if _is_int(value) else None
