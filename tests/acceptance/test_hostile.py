@@ -95,6 +95,7 @@ def test_a_50_mb_definition_policy_or_inputs_file_is_refused_naming_the_limit(
         ("v=" + "[" * 10_000 + "]" * 10_000, "nested more than 64 levels deep"),
         ("v=!!python/object/apply:os.system [id]", "is not allowed"),
         ("v=&a [*a, *a]", "alias *a refers to no anchor"),
+        ("v=caf\udce9", "U+DCE9 stands for a byte that is not UTF-8"),  # argv not UTF-8
     ],
 )
 def test_hostile_input_values_are_refused_and_nothing_is_written(

@@ -148,3 +148,15 @@ def test_random_bytes_in_a_file(tmp_path_factory: Any, raw: bytes) -> None:
         assert_located(error, str(path))
         return
     go_on(definition)
+
+
+@given(
+    st.sampled_from(TEXTS).flatmap(
+        lambda text: st.tuples(st.binary(min_size=1, max_size=4), st.integers(0, len(text))).map(
+            lambda cut: text[: cut[1]] + cut[0].decode("utf-8", "surrogateescape") + text[cut[1] :]
+        )
+    )
+)
+def test_text_decoded_with_surrogateescape(text: str) -> None:
+    """How Python decodes command-line arguments and file names that are not UTF-8."""
+    check(text)

@@ -187,3 +187,10 @@ def test_sandbox_escapes_are_refused_when_the_definition_loads(field: str, escap
     error = refused(milestone(field, text))
     assert {p.path for p in error.problems} == {f"/milestones/0/{field}"}
     assert all(p.line == (6 if field == "with/v" else 5) for p in error.problems)
+
+
+def test_text_with_a_lone_surrogate_is_refused_at_its_position() -> None:
+    text = MINIMAL + "    title: caf" + b"\xe9".decode("utf-8", "surrogateescape") + "\n"
+    problem = only_problem(text)
+    assert (problem.line, problem.column) == (5, 15)
+    assert "U+DCE9 stands for a byte that is not UTF-8" in problem.message
