@@ -158,9 +158,11 @@ def test_markdown_plans_escape_markup_links_and_line_breaks(
 ) -> None:
     definition = tmp_path / "injected.yaml"
     definition.write_text(INJECTION)
-    done = journeys_cli("plan", str(definition), "-i", "who=<svg onload=alert(2)>")
+    done = journeys_cli("plan", str(definition), "-i", "who=<svg onload=alert(2)> | cell |")
     assert done.returncode == 0, done.stderr
     text = done.stdout
+    (row,) = [line for line in text.splitlines() if line.startswith("| `who` |")]
+    assert len(re.split(r"(?<!\\)\|", row)) == 4  # "", name, value, "": two cells, not four
     # outside code (where Markdown shows everything as typed), no markup survives unescaped
     prose = re.sub(r"```.*?```|`[^`\n]*`", "", text, flags=re.S)
     assert not re.search(r"(?<!\\)<[a-zA-Z!/]", prose), prose
