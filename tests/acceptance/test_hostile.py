@@ -169,3 +169,17 @@ def test_markdown_plans_escape_markup_links_and_line_breaks(
     assert not re.search(r"(?<!\\)\]\(", prose), prose  # no link or image: [x](...)
     assert not any(line.startswith(("# Injected", "| a |")) for line in text.splitlines())
     assert "\\<script\\>alert('title')\\</script\\>" in text
+
+
+def test_a_policy_file_with_a_python_tag_is_refused_at_its_line(
+    journeys_cli: Run, tmp_path: Path
+) -> None:
+    definition = tmp_path / "ok.yaml"
+    definition.write_text(MINIMAL)
+    policy = tmp_path / "policy.yaml"
+    marker = tmp_path / "pwned"
+    policy.write_text(f"default:\n  saga: !!python/object/apply:os.system [touch {marker}]\n")
+    db = tmp_path / "store.db"
+    done = journeys_cli("run", str(definition), "--policy", str(policy), "--db", f"sqlite:///{db}")
+    assert_clear_failure(done, f"{policy}:2:9: /default/saga: tag !!python/object/apply:os.system")
+    assert not db.exists() and not marker.exists()
