@@ -11,9 +11,11 @@ and then some. At load time, :func:`analyze` refuses what can only be an attempt
 internals (``''.__class__``, ``x|attr('__globals__')``, ``"{0.__class__}".format(x)``): the
 sandbox would refuse it at run time anyway, but then the run had already started. And
 :class:`Sandbox` bounds the operators and calls that build huge values from a short text
-(``'a' * 10**10``, ``10**10**10``, ``'x'.ljust(10**9)``, ``'x'|center(10**9)``): unbounded, Jinja
-even computes constant ones while *compiling* the template, so ``journeys plan`` hung on a
-one-line ``when:``. Nested loops can still make a template slow; templates are not time-limited.
+(``'a' * 10**10``, ``10 ** 10000000``, ``'x'.ljust(10**9)``, ``'x'|center(10**9)``): unbounded,
+Jinja even computes constant ones while *compiling* the template, so ``journeys plan`` or a
+run's start ran out of memory (or time) on a one-line ``when:``; :func:`analyze` refuses the
+constant ones at load. Nested loops can still make a template slow: templates are not
+time-limited.
 """
 
 from __future__ import annotations
