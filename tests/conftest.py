@@ -1,7 +1,8 @@
 """Shared test settings.
 
 Hypothesis runs a modest number of examples by default (the ``ci`` profile); for a longer fuzzing
-session run ``HYPOTHESIS_PROFILE=fuzz pytest tests/definitions/test_properties.py``.
+session run ``HYPOTHESIS_PROFILE=fuzz pytest tests/definitions/test_fuzz.py`` (and the other
+``test_*fuzz.py``), or atheris: README.md, "Fuzzing".
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -120,7 +121,27 @@ def parse_inputs(inputs_file: Path | None, pairs: Sequence[str]) -> dict[str, An
 
 def yaml_value(text: str, where: str) -> Any:
     """A value as YAML reads it (3 is a number, true a boolean); text with a `#` is taken as
-    it is, since YAML would read the rest of it as a comment and silently drop it."""
+    it is, since YAML would read the rest of it as a comment and silently drop it.
+
+    JSON is read as JSON first: YAML reads nearly all of it, but not the surrogate pairs that
+    Python's and JavaScript's encoders write for characters beyond U+FFFF (``"\\ud83d\\ude00"``).
+    JSON with a duplicate key or NaN is left to the YAML reader, which reports it."""
     if "#" in text and text.lstrip()[:1] not in ("'", '"', "[", "{"):
         return text
+    if text.lstrip()[:1] in ('"', "[", "{") and len(text) <= source.MAX_BYTES:
+        try:
+            return json.loads(text, object_pairs_hook=_unique, parse_constant=_no_constant)
+        except (ValueError, RecursionError):  # deep nesting: the YAML reader names its limit
+            pass
     return source.parse(text, where).data
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a duplicate key")
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON data")

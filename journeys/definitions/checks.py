@@ -218,6 +218,18 @@ def _template_problems(
         yield f"Jinja: no filter named {name!r}{did_you_mean(name, env.filters)}"
     for name in found.unknown_tests:
         yield f"Jinja: no test named {name!r}{did_you_mean(name, env.tests)}"
+    for name in found.internals:
+        yield (
+            f"templates cannot reach Python internals ({name!r} is refused): they see only"
+            f" {', '.join(expressions.NAMES)} and their data"
+            + (
+                "; to format, use the format filter ('%s items' | format(n)) or ~"
+                if name in ("format", "format_map")
+                else ""
+            )
+        )
+    for reason in found.too_big:
+        yield f"the value is too big to compute: {reason}"
     for statement in found.forbidden:
         yield f"templates cannot {statement} other templates ({{% {statement} %}} is not allowed)"
 

@@ -162,6 +162,21 @@ def parse(
         raise _whole_file(file, f"is larger than {max_bytes // 1024} KiB, the most allowed")
     builder = _Builder(file, text, max_nodes, max_depth)
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # A lone surrogate: text decoded with errors="surrogateescape", as Python decodes
+        # command-line arguments and file names that are not UTF-8. libyaml cannot take it.
+        line = text.count("\n", 0, error.start) + 1
+        column = error.start - (text.rfind("\n", 0, error.start) + 1) + 1
+        builder.add(
+            line,
+            column,
+            (),
+            f"not valid text: U+{ord(text[error.start]):04X} stands for a byte that is not"
+            " UTF-8; write the text in UTF-8",
+        )
+        raise DefinitionError(builder.problems) from None
+    try:
         builder.build(_events(text))
     except _Stop:
         pass

@@ -45,6 +45,10 @@ def validate(definition: Definition, inputs: Mapping[str, Any] | None) -> dict[s
         raise InputError(
             f"inputs of journey {definition.journey!r} must be JSON data: {error}"
         ) from None
+    except RecursionError:  # json.dumps recurses once per level: nested thousands deep
+        raise InputError(
+            f"inputs of journey {definition.journey!r} are nested too deeply to be stored as JSON"
+        ) from None
     if "\\u0000" in text or texts.unstorable(text) is not None:
         found = texts.problem(data)  # None for a backslash before u0000: that is fine
         if found is not None:

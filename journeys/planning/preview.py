@@ -22,8 +22,9 @@ from typing import Any, Literal, NoReturn
 
 from jinja2 import TemplateRuntimeError, Undefined, UndefinedError
 from jinja2.filters import do_default
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
+
+from journeys.definitions.expressions import Sandbox
 
 __all__ = ["Known", "Unknowable", "Unknown", "environment", "evaluate_guard", "render_doc"]
 
@@ -127,9 +128,9 @@ def _defined(value: Any) -> bool:
 
 
 @functools.cache
-def environment() -> ImmutableSandboxedEnvironment:
+def environment() -> Sandbox:
     """The engine's sandbox, with unknown values."""
-    env = ImmutableSandboxedEnvironment(undefined=Unknown, autoescape=False)
+    env = Sandbox(undefined=Unknown, autoescape=False)
     env.filters["default"] = env.filters["d"] = _default
     env.tests["defined"] = _defined
     env.tests["undefined"] = lambda value: not _defined(value)

@@ -150,7 +150,9 @@ def _markdown(value: Any) -> str:
 
 
 def _code(value: Any) -> str:
-    text = " ".join(str(value).split())
+    # A pipe ends a GitHub table cell even inside a code span unless escaped, so an input of
+    # "a | b" added a cell; a code span outside a table shows only names, which have no pipe.
+    text = " ".join(str(value).split()).replace("|", "\\|")
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
