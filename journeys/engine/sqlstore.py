@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     Engine,
@@ -134,7 +134,6 @@ class SqlStore(Store):
         except IntegrityError:
             raise  # a conflict with another writer: the callers say what it means
         except DBAPIError as error:
-            where = make_url(self.url).render_as_string(hide_password=True)
             safe = (
                 f"run {run_id} is as its last commit left it; once the store is back,"
                 " `journeys recover` (engine.recover()) finishes it"
@@ -142,11 +141,27 @@ class SqlStore(Store):
                 else "nothing of this call was written"
             )
             raise StoreError(
-                f"the store {where} failed: {_first_line(error.orig)}; {safe}", run_id=run_id
+                f"the store {self._where()} failed: {_first_line(error.orig)}"
+                f"{_advice(error.orig)}; {safe}",
+                run_id=run_id,
             ) from error
 
+    def _where(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
     def _create_tables(self) -> None:
-        migrations.migrate(self._engine)
+        """Bring the schema up to date; a store that cannot even be opened (unreachable, a
+        read-only file or folder, a full disk) is a :class:`StoreError` naming it."""
+        try:
+            migrations.migrate(self._engine)
+        except JourneyError as error:
+            cause = error.__cause__
+            if not isinstance(cause, DBAPIError):
+                raise
+            raise StoreError(
+                f"the store {self._where()} cannot be opened: {_first_line(cause.orig)}"
+                f"{_advice(cause.orig)}; nothing was written"
+            ) from cause
 
     def tell_lineage(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Tell the lineage recorders (``engine.wal.on_write``) of committed log rows; with
@@ -428,6 +443,27 @@ class SqlStore(Store):
 
 def _first_line(error: BaseException | None) -> str:
     return str(error).strip().split("\n", 1)[0] if error is not None else "unknown error"
+
+
+_ADVICE: Final = (
+    ("disk is full", " (free space on the disk that holds the database)"),
+    (
+        "readonly database",
+        " (the file, or the folder beside it, is read-only: SQLite writes the file and its"
+        " -wal and -shm files; make them writable, or mount the file system read-write)",
+    ),
+    (
+        "unable to open database file",
+        " (check that the folder exists and is writable: SQLite writes the file and its -wal"
+        " and -shm files beside it)",
+    ),
+)
+"""What to do about the database errors a user can fix, by a piece of SQLite's message."""
+
+
+def _advice(error: BaseException | None) -> str:
+    text = str(error).lower()
+    return next((advice for found, advice in _ADVICE if found in text), "")
 
 
 @contextlib.contextmanager
