@@ -120,9 +120,10 @@ class SqlStore(Store):
         self._ready = False
 
     @contextlib.contextmanager
-    def _connect(self, run_id: str | None = None) -> Iterator[Any]:
+    def _connect(self, run_id: str | None = None, *, starting: bool = False) -> Iterator[Any]:
         """A connection in a transaction; the database's own failures (unreachable, a dropped
-        connection, a full disk) become a :class:`StoreError` that says what is safe."""
+        connection, a full disk) become a :class:`StoreError` that says what is safe.
+        ``starting``: the transaction creates the run ``run_id``."""
         if not self._ready:
             with self._schema_lock:
                 if not self._ready:
@@ -134,12 +135,19 @@ class SqlStore(Store):
         except IntegrityError:
             raise  # a conflict with another writer: the callers say what it means
         except DBAPIError as error:
-            safe = (
-                f"run {run_id} is as its last commit left it; once the store is back,"
-                " `journeys recover` (engine.recover()) finishes it"
-                if run_id is not None
-                else "nothing of this call was written"
-            )
+            if run_id is None:
+                safe = "nothing of this call was written"
+            elif starting:  # its first commit: the run may not exist, or (ack lost) may
+                safe = (
+                    f"run {run_id} may not have started; once the store is back, start it"
+                    f" again with run_id {run_id!r} (an id never runs twice), then"
+                    " `journeys recover` (engine.recover()) finishes it if it had started"
+                )
+            else:
+                safe = (
+                    f"run {run_id} is as its last commit left it; once the store is back,"
+                    " `journeys recover` (engine.recover()) finishes it"
+                )
             raise StoreError(
                 f"the store {self._where()} failed: {_first_line(error.orig)}"
                 f"{_advice(error.orig)}; {safe}",
@@ -211,7 +219,7 @@ class SqlStore(Store):
 
     def create(self, record: RunRecord, entries: Sequence[Entry]) -> RunRecord | None:
         record.row_version = 1
-        with self._connect(record.id) as connection:
+        with self._connect(record.id, starting=True) as connection:
             # Whether the row went in: psycopg reports rowcount -1 for INSERT ... ON CONFLICT DO
             # NOTHING, so on PostgreSQL an existing id looked inserted (a second start with the
             # same run_id ran the journey again, then failed on the WAL's unique key). RETURNING

@@ -171,3 +171,38 @@ def _terminate(admin: sqlalchemy.Engine, name: str) -> None:
             ),
             {"name": name},
         )
+
+
+def test_a_cut_between_calls_fails_one_call_that_wrote_nothing_then_the_engine_reconnects(
+    pg_url: str,
+) -> None:
+    """A failover while the engine is idle: its pooled connections are dead. The next start
+    fails before writing anything (a StoreError that says to start it again) and lets the
+    pool go; the start after it works."""
+    name = f"journeys_cut_{uuid.uuid4().hex[:8]}"
+    store_url = (
+        sqlalchemy.make_url(pg_url)
+        .update_query_dict({"application_name": name})
+        .render_as_string(hide_password=False)
+    )
+    admin = sqlalchemy.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    effects = Effects()
+    registry = journeys.Registry()
+    registry.register("t.do", effects.do)
+    definition = journeys.load_definition(
+        DEFINITION.replace("t.cut", "t.do").replace("t.step", "t.do")
+    )
+    with journeys.Engine(store_url, registry=registry) as engine:
+        assert engine.start(definition, run_id="r1").status == "completed"
+        _terminate(admin, name)
+        with pytest.raises(journeys.StoreError) as raised:
+            engine.start(definition, run_id="r2")
+        assert "failed: terminating connection" in str(raised.value)
+        assert "run r2 may not have started" in str(raised.value)
+        assert "start it again with run_id 'r2'" in str(raised.value)
+        with pytest.raises(journeys.RunNotFound):
+            engine.get("r2")
+        assert engine.start(definition, run_id="r2").status == "completed"
+        assert engine.recover() == []
+    assert effects.applied["do"] == ["a", "b", "c"] * 2
+    admin.dispose()
