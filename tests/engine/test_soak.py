@@ -10,8 +10,11 @@ What it shows, per backend:
 - **what the log costs**: rows and bytes of the ``journeys_wal`` table (and of ``journeys_runs``)
   per run of a 5-milestone journey;
 - **prune bounds the log**: runs keep coming, and pruning what outlived ``wal.ttl`` keeps the
-  log's rows and bytes from growing (on PostgreSQL with a plain ``VACUUM`` after each prune,
-  which is autovacuum's job in production: a deleted row's space is reused only once vacuumed).
+  log at three batches of rows, and its bytes under twice what three batches take (without
+  prune, 10,000 runs take 3.3 times that). SQLite reuses the freed pages at once (the log stays
+  within 1% of three batches); PostgreSQL needs a plain ``VACUUM`` after each prune (here run by
+  the test; autovacuum's job in production) and levels off at about 1.5 times, a deleted row's
+  space and an emptied index page being reused a cycle or two later.
 
 Runs per backend: ``JOURNEYS_SOAK_RUNS`` (default 10,000, so 20,000 in all: about two minutes on
 a quiet two-core machine; set 20000 for the issue's full soak per backend). The stores trade
@@ -172,7 +175,9 @@ def _top_growth(soak: Soak) -> str:
     tracemalloc.start(10)
     try:
         before = tracemalloc.take_snapshot()
-        soak.batch()
+        for _ in range(BATCH):
+            soak.engine.start(soak.definition)
+        gc.collect()
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
@@ -180,7 +185,8 @@ def _top_growth(soak: Soak) -> str:
 
 
 def test_soak_memory_stays_flat_and_prune_bounds_the_log(soak_url: str) -> None:
-    assert RUNS >= (WARMUP + 2) * BATCH, "JOURNEYS_SOAK_RUNS: at least 6000"
+    # fewer, and three batches' size twice over would not tell a pruned log from a growing one
+    assert RUNS >= 8 * BATCH, "JOURNEYS_SOAK_RUNS: at least 8000"
     calls = [0]
 
     def noop(_ctx: journeys.Context) -> None:
@@ -202,6 +208,9 @@ def test_soak_memory_stays_flat_and_prune_bounds_the_log(soak_url: str) -> None:
             pruned.append(soak.prune())  # the oldest batch expired
             soak.batch()
         last_run = engine.store.find(["completed"])[-1]
+        done = calls[0]
+        leaking = soak.heap[-1] - soak.heap[WARMUP - 1] > BLOCKS_BOUND
+        growing = _top_growth(soak) if leaking else ""  # while the engine is open
     try:
         runs = len(soak.heap) * BATCH
         after_warmup = runs - WARMUP * BATCH
@@ -228,20 +237,22 @@ def test_soak_memory_stays_flat_and_prune_bounds_the_log(soak_url: str) -> None:
             f" {grown.wal_bytes / 2**20:.2f} MB, at the end {final.wal_rows} rows"
             f" {final.wal_bytes / 2**20:.2f} MB (without prune:"
             f" {rows_per_run * runs:.0f} rows, {wal_bytes_per_run * runs / 2**20:.1f} MB)"
+            "\n  log after each 1000 runs (MB): "
+            + " ".join(f"{size.wal_bytes / 2**20:.1f}" for size in soak.sizes)
         )
         # every run did each of its five effects once, and the log holds each run's history
-        assert calls[0] == 5 * runs
+        assert done == 5 * runs
         assert rows_per_run == entries
         # memory: flat after warm-up
         assert heap_growth <= BLOCKS_BOUND, (
             f"the heap grew by {heap_growth} blocks over {after_warmup} runs; the most"
-            f" growing allocations over one more batch:\n{_top_growth(soak)}"
+            f" growing allocations over one more batch:\n{growing}"
         )
         assert rss_growth <= RSS_BOUND, f"RSS grew by {rss_growth / 2**20:.1f} MB"
         # prune: each batch's expired entries go, the log never holds more than 3 batches
         assert pruned == [BATCH * entries] * len(pruned)
         assert final.wal_rows == 3 * BATCH * entries == grown.wal_rows
-        assert final.wal_bytes <= 1.25 * grown.wal_bytes
+        assert max(size.wal_bytes for size in soak.sizes) <= 2 * grown.wal_bytes
         with admin.connect() as connection:  # the newest run's history outlived the prunes
             assert (
                 connection.execute(
