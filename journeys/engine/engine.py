@@ -34,6 +34,7 @@ from journeys.errors import (
     JourneyError,
     PlanError,
     StateError,
+    StoreError,
     WaitTimeout,
     did_you_mean,
 )
@@ -116,6 +117,7 @@ class Engine:
         self._loops = threading.local()  # a private event loop per thread (workers have many)
         self._all_loops: list[asyncio.AbstractEventLoop] = []
         self._lock = threading.Lock()
+        self._abandoned: set[str] = set()  # runs it stopped moving when the store failed
 
     # --- starting ------------------------------------------------------------------------
 
@@ -437,11 +439,26 @@ class Engine:
         last sign of life). So it is safe beside live workers, engines and other recoverers;
         workers do the same by themselves.
         """
+        self._let_go()
         return self._drive_all(self._claim_runs({"interrupted"}, dead_owners=self._dead()))
 
     async def arecover(self) -> list[Run]:
         """:meth:`recover` for asyncio."""
+        self._let_go()
         return await self._adrive_all(self._claim_runs({"interrupted"}, dead_owners=self._dead()))
+
+    def _let_go(self) -> None:
+        """Release the leases of the runs this engine stopped moving when the store failed
+        under them: they are still its own (its process lives), and without this its
+        :meth:`recover` would leave them until their lease expired."""
+        with self._lock:
+            abandoned, self._abandoned = self._abandoned, set()
+        try:
+            self.store.release(self.owner, abandoned)
+        except StoreError:
+            with self._lock:
+                self._abandoned |= abandoned
+            raise
 
     def _dead(self) -> list[str]:
         """The lease holders known to be gone: engines of this machine whose process has
@@ -714,6 +731,10 @@ class Engine:
             self._claim(compiled, record, entries, claim)
             drive = self._runner.drive(compiled, record, entries)
             runner_module.run_sync(drive, self._run_coroutine)
+        except StoreError:
+            with self._lock:
+                self._abandoned.add(record.id)
+            raise
         finally:
             self._heart.drop([record.id])
         return record.snapshot()
@@ -724,6 +745,10 @@ class Engine:
         try:
             self._claim(compiled, record, entries, claim)
             await runner_module.run_async(self._runner.drive(compiled, record, entries))
+        except StoreError:
+            with self._lock:
+                self._abandoned.add(record.id)
+            raise
         finally:
             self._heart.drop([record.id])
         return record.snapshot()

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     Engine,
@@ -127,21 +127,22 @@ class SqlStore(Store):
         self._ready = False
 
     @contextlib.contextmanager
-    def _connect(self, run_id: str | None = None) -> Iterator[Any]:
+    def _connect(self, run_id: str | None = None, *, starting: bool = False) -> Iterator[Any]:
         """A connection in a transaction; the database's own failures (unreachable, a dropped
-        connection, a full disk) become a :class:`StoreError` that says what is safe."""
-        with self._translated(run_id), self._engine.begin() as connection:
+        connection, a full disk) become a :class:`StoreError` that says what is safe.
+        ``starting``: the transaction creates the run ``run_id``."""
+        with self._translated(run_id, starting), self._engine.begin() as connection:
             yield connection
 
     @contextlib.contextmanager
-    def _hot(self, run_id: str) -> Iterator[Any]:
+    def _hot(self, run_id: str, *, starting: bool = False) -> Iterator[Any]:
         """A driver cursor in a transaction, for the statements every milestone of a durable
         run sends (prepared.driver_transaction); failures as :meth:`_connect` tells them."""
-        with self._translated(run_id), driver_transaction(self._engine) as cursor:
+        with self._translated(run_id, starting), driver_transaction(self._engine) as cursor:
             yield cursor
 
     @contextlib.contextmanager
-    def _translated(self, run_id: str | None) -> Iterator[None]:
+    def _translated(self, run_id: str | None, starting: bool = False) -> Iterator[None]:
         if not self._ready:
             with self._schema_lock:
                 if not self._ready:
@@ -152,19 +153,41 @@ class SqlStore(Store):
         except IntegrityError:
             raise  # a conflict with another writer: the callers say what it means
         except DBAPIError as error:
-            where = make_url(self.url).render_as_string(hide_password=True)
-            safe = (
-                f"run {run_id} is as its last commit left it; once the store is back,"
-                " `journeys recover` (engine.recover()) finishes it"
-                if run_id is not None
-                else "nothing of this call was written"
-            )
+            if run_id is None:
+                safe = "nothing of this call was written"
+            elif starting:  # its first commit: the run may not exist, or (ack lost) may
+                safe = (
+                    f"run {run_id} may not have started; once the store is back, start it"
+                    f" again with run_id {run_id!r} (an id never runs twice), then"
+                    " `journeys recover` (engine.recover()) finishes it if it had started"
+                )
+            else:
+                safe = (
+                    f"run {run_id} is as its last commit left it; once the store is back,"
+                    " `journeys recover` (engine.recover()) finishes it"
+                )
             raise StoreError(
-                f"the store {where} failed: {_first_line(error.orig)}; {safe}", run_id=run_id
+                f"the store {self._where()} failed: {_first_line(error.orig)}"
+                f"{_advice(error.orig)}; {safe}",
+                run_id=run_id,
             ) from error
 
+    def _where(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
     def _create_tables(self) -> None:
-        migrations.migrate(self._engine)
+        """Bring the schema up to date; a store that cannot even be opened (unreachable, a
+        read-only file or folder, a full disk) is a :class:`StoreError` naming it."""
+        try:
+            migrations.migrate(self._engine)
+        except JourneyError as error:
+            cause = error.__cause__
+            if not isinstance(cause, DBAPIError):
+                raise
+            raise StoreError(
+                f"the store {self._where()} cannot be opened: {_first_line(cause.orig)}"
+                f"{_advice(cause.orig)}; nothing was written"
+            ) from cause
 
     def tell_lineage(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Tell the lineage recorders (``engine.wal.on_write``) of committed log rows; with
@@ -219,7 +242,7 @@ class SqlStore(Store):
             # DO NOTHING, so on PostgreSQL an existing id looked inserted (a second start with
             # the same run_id ran the journey again, then failed on the WAL's unique key).
             # RETURNING gives a row only when one was inserted.
-            with self._hot(record.id) as cursor:
+            with self._hot(record.id, starting=True) as cursor:
                 self._insert_run.run(cursor, _run_row(record))
                 inserted = cursor.fetchone() is not None
                 rows = self._entry_rows(entries, record)
@@ -234,7 +257,7 @@ class SqlStore(Store):
                 return _record(row._mapping)
             self.tell_lineage(rows)
             return None
-        with self._connect(record.id) as connection:  # pragma: no cover - SQLite < 3.35
+        with self._connect(record.id, starting=True) as connection:  # pragma: no cover - old SQLite
             statement = self._insert_ignore(schema.runs, ["id"])
             inserted = connection.execute(statement, _run_row(record)).rowcount == 1
             if not inserted:
@@ -501,6 +524,27 @@ class SqlStore(Store):
 
 def _first_line(error: BaseException | None) -> str:
     return str(error).strip().split("\n", 1)[0] if error is not None else "unknown error"
+
+
+_ADVICE: Final = (
+    ("disk is full", " (free space on the disk that holds the database)"),
+    (
+        "readonly database",
+        " (the file, or the folder beside it, is read-only: SQLite writes the file and its"
+        " -wal and -shm files; make them writable, or mount the file system read-write)",
+    ),
+    (
+        "unable to open database file",
+        " (check that the folder exists and is writable: SQLite writes the file and its -wal"
+        " and -shm files beside it)",
+    ),
+)
+"""What to do about the database errors a user can fix, by a piece of SQLite's message."""
+
+
+def _advice(error: BaseException | None) -> str:
+    text = str(error).lower()
+    return next((advice for found, advice in _ADVICE if found in text), "")
 
 
 @contextlib.contextmanager
