@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,13 +36,14 @@ from jinja2 import (
     TemplateNotFound,
     TemplateSyntaxError,
 )
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from journeys.errors import JourneyError
 from journeys.planning import words
 from journeys.planning.model import Plan
-from journeys.renderers import diagrams
+from journeys.renderers import diagrams, jsontext
 
 __all__ = ["FORMATS", "render"]
 
@@ -133,11 +135,33 @@ def _context(plan: Plan, suffix: str) -> dict[str, Any]:
         omitted = "Graphviz is not installed, so the diagram is shown as Mermaid source"
     return {
         "plan": plan,
-        "document": plan.to_dict(),
+        "document": _Later(plan.to_dict),
         "diagram_mermaid": diagram_mermaid,
         "diagram_svg": diagram_svg,
         "diagram_omitted": omitted,
     }
+
+
+class _Later:
+    """A value of the context made the first time a template uses it: ``document`` (a large
+    plan's JSON data, quadratic in a saga's length) when a template asks for it, never else."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+class _Context(Context):
+    """Jinja's context, which makes a :class:`_Later` value when a template first resolves it
+    (templates resolve each name they use once, when they start) and keeps what it made."""
+
+    def resolve_or_missing(self, key: str) -> Any:
+        value = super().resolve_or_missing(key)
+        if isinstance(value, _Later):
+            value = value.make()
+            (self.vars if key in self.vars else self.parent)[key] = value
+        return value
 
 
 def _autoescape(name: str | None) -> bool:
@@ -169,7 +193,7 @@ def _json(value: Any, indent: int | None = None) -> str:
     """JSON text: compact on one line, or indented by ``indent``."""
     if indent is None:
         return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    return json.dumps(value, indent=indent, ensure_ascii=False)
+    return jsontext.dumps(value, indent)
 
 
 @functools.lru_cache(maxsize=32)
@@ -192,6 +216,7 @@ def _environment(folder: str | None) -> Environment:
             [FileSystemLoader(folder), builtin, PrefixLoader({"builtin": builtin})]
         )
         environment = ImmutableSandboxedEnvironment(loader=loader, **options)
+    environment.context_class = _Context
     environment.filters.update(
         duration=words.duration,
         md=_markdown,
