@@ -365,12 +365,19 @@ _MOST_NAMED = 5
 
 def _contingencies(steps: Sequence[PlanStep]) -> tuple[Contingency, ...]:
     """For each step that may run: what is undone if it fails for good, nearest first."""
+    running = [step for step in steps if step.runs != "no"]
+    # Every compensable step, each made once, newest first: what a step's failure undoes is
+    # the tail of it past the steps not yet done (a slice, not a walk back along the chain,
+    # since a long saga's chains add up to n²/2 entries).
+    newest_first = tuple(
+        Undo(step.id, step.title, step.compensation)
+        for step in reversed(running)
+        if step.compensation is not None
+    )
     found = []
-    chain: list[Undo] = []  # the compensable steps so far, in order (each made once)
-    for step in steps:
-        if step.runs == "no":
-            continue
-        undo = tuple(reversed(chain))
+    done = 0  # the compensable steps before this one
+    for step in running:
+        undo = newest_first[len(newest_first) - done :]
         if not undo:
             sentence = f"if {step.id} fails: nothing to undo"
         elif len(undo) <= _MOST_NAMED:
@@ -383,7 +390,7 @@ def _contingencies(steps: Sequence[PlanStep]) -> tuple[Contingency, ...]:
             )
         found.append(Contingency(step.id, step.title, undo, sentence))
         if step.compensation is not None:
-            chain.append(Undo(step.id, step.title, step.compensation))
+            done += 1
     return tuple(found)
 
 
