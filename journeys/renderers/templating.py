@@ -21,7 +21,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,7 +35,9 @@ from jinja2 import (
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
+    pass_environment,
 )
+from jinja2.filters import do_wordwrap
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -168,13 +170,25 @@ def _autoescape(name: str | None) -> bool:
     return name is not None and any(f".{ext}" in name for ext in ("html", "htm", "svg", "xml"))
 
 
+# Text that the filters below would give back as it is (or only fenced): words of no special
+# character, one space apart. Most of a plan is such text; one match spares the rewriting.
+_MARKDOWN_PLAIN = re.compile(r"(?:[^\\`*_\[\]<>|&\s]+(?: [^\\`*_\[\]<>|&\s]+)*)?")
+_CODE_PLAIN = re.compile(r"(?:[^`\s]+(?: [^`\s]+)*)?")
+
+
 def _markdown(value: Any) -> str:
-    text = " ".join(str(value).split())
+    text = str(value)
+    if _MARKDOWN_PLAIN.fullmatch(text):
+        return text
+    text = " ".join(text.split())
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("&", "&amp;")
 
 
 def _code(value: Any) -> str:
-    text = " ".join(str(value).split())
+    text = str(value)
+    if _CODE_PLAIN.fullmatch(text):
+        return f"`{text}`"
+    text = " ".join(text.split())
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
@@ -187,6 +201,27 @@ def _placeholders(value: Any) -> Markup:
     """Escaped text whose ``«results.x»`` placeholders are marked up (for HTML)."""
     escaped = str(Markup.escape(str(value)))
     return Markup(_PLACEHOLDER.sub(r'<span class="placeholder">«\1»</span>', escaped))
+
+
+def _amounts(resources: Mapping[str, float], format: str = "text") -> str:
+    """Estimated resources as ``name amount, ...``, by name as ``dictsort`` orders them; each
+    name Markdown-escaped for ``md`` (one call per step instead of a loop in the template)."""
+    names = sorted(resources, key=lambda name: name.lower() if isinstance(name, str) else name)
+    escape = _markdown if format == "md" else str
+    # %g as Jinja's format filter writes it, the filter the templates used
+    return ", ".join(f"{escape(name)} {'%g' % (resources[name],)}" for name in names)  # noqa: UP031
+
+
+@pass_environment
+def _wordwrap(environment: Environment, text: Any, width: int = 79, *args: Any, **kw: Any) -> Any:
+    """Jinja's ``wordwrap``, which gives a short line of single-spaced words back as it is
+    without running it through ``textwrap`` (a plan's doc sentences are such lines)."""
+    if type(text) is str and len(text) <= width and _ONE_LINE.fullmatch(text):
+        return text
+    return do_wordwrap(environment, text, width, *args, **kw)
+
+
+_ONE_LINE = re.compile(r"\S+(?: \S+)*")
 
 
 def _json(value: Any, indent: int | None = None) -> str:
@@ -223,5 +258,7 @@ def _environment(folder: str | None) -> Environment:
         code=_code,
         json=_json,
         placeholders=_placeholders,
+        amounts=_amounts,
+        wordwrap=_wordwrap,
     )
     return environment
