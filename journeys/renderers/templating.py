@@ -12,7 +12,9 @@ The templates see ``plan`` (a :class:`~journeys.Plan`), ``document`` (its JSON d
 ``diagram_mermaid()`` and ``diagram_svg()`` (the state diagram, drawn on demand; empty when
 it is too big or, for SVG, Graphviz is missing), ``diagram_omitted`` (why there is none, or
 empty) and the filters ``duration`` (``60 s``), ``md`` (Markdown-escaped text), ``code``
-(a Markdown code span) and ``json``.
+(a Markdown code span), ``json``, ``placeholders`` (HTML text with its ``«placeholders»``
+marked up) and ``amounts`` (a step's resources: ``api_calls 1, cpu_seconds 2``). Jinja's
+``wordwrap`` is there too, quicker for a short line.
 """
 
 from __future__ import annotations
@@ -243,7 +245,8 @@ def _environment(folder: str | None) -> Environment:
     }
     environment: Environment
     if folder is None:
-        environment = Environment(loader=builtin, **options)
+        # the built-in templates ship with the package: no need to stat them on every render
+        environment = Environment(loader=builtin, auto_reload=False, **options)
     else:
         # the folder's templates first; the built-in ones by their names, and also as
         # builtin/<name> so that a template of the folder can extend the one it replaces
