@@ -26,7 +26,7 @@ _values = st.recursive(
     lambda children: (
         st.lists(children)
         | st.lists(children).map(tuple)
-        | st.lists(st.text(alphabet="abc_0123456789\"\\\n"), min_size=1)  # lists of names
+        | st.lists(st.text(alphabet='abc_0123456789"\\\n'), min_size=1)  # lists of names
         | st.dictionaries(st.text(), children)
         | st.dictionaries(_keys, children)
     ),
