@@ -82,7 +82,7 @@ def template(request: Request) -> Plan:
         policy_origins=freeze(thaw(request.origins)),
         planner="template",
         steps=steps,
-        compensation=_contingencies(steps) if saga else (),
+        compensation=_contingencies(definition, _skipped(steps)) if saga else (),
         durations=durations,
         resources=freeze(resources),
         errors=tuple(errors),
@@ -363,12 +363,24 @@ def _check_checkpoints(
 _MOST_NAMED = 5
 
 
-def _contingencies(steps: Sequence[PlanStep]) -> tuple[Contingency, ...]:
-    """For each step that may run: what is undone if it fails for good, nearest first."""
-    running = [step for step in steps if step.runs != "no"]
+def _skipped(steps: Sequence[PlanStep]) -> tuple[int, ...]:
+    return tuple(step.number for step in steps if step.runs == "no")
+
+
+@functools.lru_cache(maxsize=8)
+def _contingencies(definition: Definition, skipped: tuple[int, ...]) -> tuple[Contingency, ...]:
+    """For each step that may run (all but the ``skipped`` numbers): what is undone if it
+    fails for good, nearest first.
+
+    A long saga's chains add up to n²/2 entries (half a million for 1,000 milestones, the
+    most of a plan's time), and they depend only on the definition and the steps its guards
+    skip: they are kept for the last few, and plans of the same journey share them (they
+    are frozen).
+    """
+    skip = set(skipped)
+    running = [m for m in definition.milestones if m.index + 1 not in skip]
     # Every compensable step, each made once, newest first: what a step's failure undoes is
-    # the tail of it past the steps not yet done (a slice, not a walk back along the chain,
-    # since a long saga's chains add up to n²/2 entries).
+    # the tail of it past the steps not yet done (a slice, not a walk back along the chain).
     newest_first = tuple(
         Undo(step.id, step.title, step.compensation)
         for step in reversed(running)
