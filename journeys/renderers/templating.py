@@ -87,12 +87,15 @@ def render(
     name = f"plan.{suffix}.j2"
     try:
         template = environment.get_template(name)
-        # What render() does, but each piece made a plain str as it comes: an autoescaped
-        # template yields a Markup per value, and Markup objects are tracked by the garbage
-        # collector; held until the final join, tens of thousands of them survive into the
-        # oldest generation and set off full collections, whose cost grows with everything
-        # else the process holds (a large journey's compiled machine, for one).
-        return "".join(map(str, template.generate(_context(plan, suffix))))
+        context = _context(plan, suffix)
+        # An autoescaped template yields a Markup per value, and Markup objects are tracked by
+        # the garbage collector: held until render()'s final join, tens of thousands of them
+        # survive into the oldest generation and set off full collections, whose cost grows
+        # with everything else the process holds (a large journey's compiled machine, for
+        # one). Made plain strings as they come, they are gone at once; the text is the same.
+        if _autoescape(template.name):
+            return "".join(map(str, template.generate(context)))
+        return template.render(context)
     except TemplateSyntaxError as error:
         where = f"{error.filename or error.name}:{error.lineno}"
         raise JourneyError(f"{where}: template syntax error: {error.message}") from error
@@ -187,6 +190,13 @@ def _markdown(value: Any) -> str:
     text = str(value)
     if _MARKDOWN_PLAIN.fullmatch(text):
         return text
+    return _markdown_rewritten(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _markdown_rewritten(text: str) -> str:
+    """``text`` on one line with Markdown's characters escaped (kept: a plan repeats the same
+    few such values, a resource's name or a guard's condition, on every step)."""
     text = " ".join(text.split())
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("&", "&amp;")
 
@@ -213,8 +223,11 @@ def _placeholders(value: Any) -> Markup:
 def _amounts(resources: Mapping[str, float], format: str = "text") -> str:
     """Estimated resources as ``name amount, ...``, by name as ``dictsort`` orders them; each
     name Markdown-escaped for ``md`` (one call per step instead of a loop in the template)."""
-    names = sorted(resources, key=lambda name: name.lower() if isinstance(name, str) else name)
     escape = _markdown if format == "md" else str
+    if len(resources) == 1:  # as a rule
+        for name, amount in resources.items():
+            return f"{escape(name)} {'%g' % (amount,)}"  # noqa: UP031
+    names = sorted(resources, key=lambda name: name.lower() if isinstance(name, str) else name)
     # %g as Jinja's format filter writes it, the filter the templates used
     return ", ".join(f"{escape(name)} {'%g' % (resources[name],)}" for name in names)  # noqa: UP031
 
