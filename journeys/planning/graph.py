@@ -65,9 +65,16 @@ def diagram(compiled: Compiled) -> Diagram:
 
 def for_policy(compiled: Compiled, policy: Mapping[str, Any]) -> Diagram:
     """The machine as ``policy`` (resolved) leaves it: what a run under it can do."""
-    whole = diagram(compiled)
     saga = compiled.definition.kind == "saga" and bool((policy.get("saga") or {}).get("enabled"))
     rollback = bool((policy.get("rollback") or {}).get("enabled"))
+    return _for_policy(compiled, saga, rollback)
+
+
+@functools.lru_cache(maxsize=64)
+def _for_policy(compiled: Compiled, saga: bool, rollback: bool) -> Diagram:
+    """The diagram with or without the saga's and the rollback's moves: made once per machine
+    and pair of switches (every plan of a journey asks again; a long one's takes milliseconds)."""
+    whole = diagram(compiled)
     # with the saga policy on, a fail or cancel that has a [saga] move never takes the plain one
     overridden = {
         (edge.source, trigger.partition(" ")[0])

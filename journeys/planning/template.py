@@ -9,12 +9,14 @@ runs become the plan's errors and warnings.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from journeys.definitions.model import Definition, Milestone, freeze, thaw
+from journeys.definitions.model import Definition, Milestone, Retry, freeze, thaw
 from journeys.engine import compiler
 from journeys.engine import inputs as inputs_module
 from journeys.errors import InputError
@@ -53,8 +55,8 @@ def template(request: Request) -> Plan:
     checkpoints, chosen = _checkpoints(definition, policy)
     session = definition.kind == "session"
     steps = tuple(
-        _step(request, milestone, names, checkpoints, session, errors, warnings)
-        for milestone in definition.milestones
+        _step(request, milestone, facts, names, checkpoints, session, errors, warnings)
+        for milestone, facts in zip(definition.milestones, _facts(definition), strict=True)
     )
     saga = definition.kind == "saga" and bool(_capability(policy, "saga").get("enabled"))
     _check_saga(definition, saga, warnings)
@@ -80,7 +82,7 @@ def template(request: Request) -> Plan:
         policy_origins=freeze(thaw(request.origins)),
         planner="template",
         steps=steps,
-        compensation=_contingencies(steps) if saga else (),
+        compensation=_contingencies(definition, _skipped(steps)) if saga else (),
         durations=durations,
         resources=freeze(resources),
         errors=tuple(errors),
@@ -175,6 +177,7 @@ def _checkpoints(
 def _step(
     request: Request,
     milestone: Milestone,
+    facts: _Facts,
     names: Mapping[str, Any],
     checkpoints: frozenset[str],
     session: bool,
@@ -217,28 +220,17 @@ def _step(
                     milestone.id,
                 )
             )
-    estimate = _estimate(request, milestone)
-    retry = milestone.retry
-    if milestone.is_wait:
-        worst = milestone.timeout
-    else:
-        # Without a timeout nothing bounds an attempt, whatever its estimate says: the worst
-        # case is unbounded (docs/format.md), and the warning says why.
-        per_attempt = milestone.timeout
-        if per_attempt is None:
-            if runs != "no":
-                warnings.append(
-                    Issue(
-                        "warning",
-                        "no_timeout",
-                        f"milestone {milestone.id!r} has no timeout: an attempt that hangs"
-                        " holds the run",
-                        milestone.id,
-                    )
-                )
-        worst = None
-        if per_attempt is not None:
-            worst = per_attempt * (retry.retries + 1) + _delays(milestone)
+    # Without a timeout nothing bounds an attempt, whatever its estimate says: the worst case
+    # is unbounded (docs/format.md), and the warning says why.
+    if milestone.timeout is None and not milestone.is_wait and runs != "no":
+        warnings.append(
+            Issue(
+                "warning",
+                "no_timeout",
+                f"milestone {milestone.id!r} has no timeout: an attempt that hangs holds the run",
+                milestone.id,
+            )
+        )
     return PlanStep(
         number=milestone.index + 1,
         id=milestone.id,
@@ -246,40 +238,84 @@ def _step(
         doc=doc,
         action=milestone.action,
         compensation=milestone.compensation,
-        retry=words.retry(retry),
-        retries=retry.retries,
-        delays=retry.delays(),
+        retry=facts.retry,
+        retries=milestone.retry.retries,
+        delays=facts.delays,
         timeout=milestone.timeout,
-        estimate=estimate,
-        worst_case=worst,
+        estimate=_estimate(request, milestone, facts),
+        worst_case=facts.worst,
         checkpoint=milestone.id in checkpoints,
-        when=milestone.when if isinstance(milestone.when, str) else None,
+        when=facts.when,
         runs=runs,
         condition=condition,
     )
 
 
-def _delays(milestone: Milestone) -> float:
-    retry = milestone.retry
-    return sum(retry.delays()) * (_JITTER_MOST if retry.jitter else 1.0)
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the plan says of a milestone whatever the inputs and the policy.
+
+    ``attempts`` is every attempt to its timeout (None without a timeout), ``waiting`` every
+    retry delay at its longest (with jitter); ``worst`` the step's worst case, their sum (a
+    wait's is its timeout); ``estimate`` the declared one.
+    """
+
+    retry: str
+    delays: tuple[float, ...]
+    attempts: float | None
+    waiting: float
+    worst: float | None
+    estimate: StepEstimate
+    when: str | None
 
 
-def _estimate(request: Request, milestone: Milestone) -> StepEstimate:
+@functools.lru_cache(maxsize=64)
+def _facts(definition: Definition) -> tuple[_Facts, ...]:
+    """The facts of each milestone, made once per definition: every plan of a journey shares
+    them (a definition never changes; a 1,000-milestone one takes milliseconds to read)."""
+    words_of: dict[Retry, tuple[str, tuple[float, ...], float]] = {}
+    found = []
+    for milestone in definition.milestones:
+        retry = milestone.retry
+        if retry not in words_of:  # milestones share their retry policies, as a rule
+            delays = retry.delays()
+            longest = sum(delays) * (_JITTER_MOST if retry.jitter else 1.0)
+            words_of[retry] = (words.retry(retry), delays, longest)
+        text, delays, longest = words_of[retry]
+        timeout = milestone.timeout
+        attempts = None if timeout is None else timeout * (retry.retries + 1)
+        declared = milestone.estimate
+        if declared.duration is not None:
+            estimate = StepEstimate(
+                duration=declared.duration, source="declared", resources=declared.resources
+            )
+        else:
+            estimate = StepEstimate(resources=declared.resources)
+        found.append(
+            _Facts(
+                retry=text,
+                delays=delays,
+                attempts=attempts,
+                waiting=longest,
+                worst=timeout if milestone.is_wait or attempts is None else attempts + longest,
+                estimate=estimate,
+                when=milestone.when if isinstance(milestone.when, str) else None,
+            )
+        )
+    return tuple(found)
+
+
+def _estimate(request: Request, milestone: Milestone, facts: _Facts) -> StepEstimate:
     learned = request.learned.get(milestone.id)
-    declared = milestone.estimate
-    if learned is not None:
-        return StepEstimate(
-            duration=learned.median,
-            p95=learned.p95,
-            runs=learned.runs,
-            source="history",
-            resources=declared.resources,
-        )
-    if declared.duration is not None:
-        return StepEstimate(
-            duration=declared.duration, source="declared", resources=declared.resources
-        )
-    return StepEstimate(resources=declared.resources)
+    if learned is None:
+        return facts.estimate
+    return StepEstimate(
+        duration=learned.median,
+        p95=learned.p95,
+        runs=learned.runs,
+        source="history",
+        resources=milestone.estimate.resources,
+    )
 
 
 def _check_saga(definition: Definition, saga: bool, warnings: list[Issue]) -> None:
@@ -331,14 +367,33 @@ def _check_checkpoints(
 _MOST_NAMED = 5
 
 
-def _contingencies(steps: Sequence[PlanStep]) -> tuple[Contingency, ...]:
-    """For each step that may run: what is undone if it fails for good, nearest first."""
+def _skipped(steps: Sequence[PlanStep]) -> tuple[int, ...]:
+    return tuple(step.number for step in steps if step.runs == "no")
+
+
+@functools.lru_cache(maxsize=8)
+def _contingencies(definition: Definition, skipped: tuple[int, ...]) -> tuple[Contingency, ...]:
+    """For each step that may run (all but the ``skipped`` numbers): what is undone if it
+    fails for good, nearest first.
+
+    A long saga's chains add up to n²/2 entries (half a million for 1,000 milestones, the
+    most of a plan's time), and they depend only on the definition and the steps its guards
+    skip: they are kept for the last few, and plans of the same journey share them (they
+    are frozen).
+    """
+    skip = set(skipped)
+    running = [m for m in definition.milestones if m.index + 1 not in skip]
+    # Every compensable step, each made once, newest first: what a step's failure undoes is
+    # the tail of it past the steps not yet done (a slice, not a walk back along the chain).
+    newest_first = tuple(
+        Undo(step.id, step.title, step.compensation)
+        for step in reversed(running)
+        if step.compensation is not None
+    )
     found = []
-    chain: list[Undo] = []  # the compensable steps so far, in order (each made once)
-    for step in steps:
-        if step.runs == "no":
-            continue
-        undo = tuple(reversed(chain))
+    done = 0  # the compensable steps before this one
+    for step in running:
+        undo = newest_first[len(newest_first) - done :]
         if not undo:
             sentence = f"if {step.id} fails: nothing to undo"
         elif len(undo) <= _MOST_NAMED:
@@ -351,7 +406,7 @@ def _contingencies(steps: Sequence[PlanStep]) -> tuple[Contingency, ...]:
             )
         found.append(Contingency(step.id, step.title, undo, sentence))
         if step.compensation is not None:
-            chain.append(Undo(step.id, step.title, step.compensation))
+            done += 1
     return tuple(found)
 
 
@@ -369,20 +424,21 @@ def _durations(
     unbounded = tuple(s.id for s in running if s.worst_case is None)
     worst = None if unbounded else sum(s.worst_case or 0.0 for s in running)
     compensation_worst = None
-    compiled = compiler.compile(definition)
     if saga and worst is not None:
+        facts = _facts(definition)
         undoing: float | None = 0.0
         # The longest path: every step to its worst, the last one failing for good, then the
-        # undoing of all before it (the failed step itself is never compensated).
+        # undoing of all before it (the failed step itself is never compensated), each
+        # compensation under its milestone's timeout and retries.
         for step in running[:-1]:
             if step.compensation is None:
                 continue
-            milestone = compiled.milestones[step.id]
-            if milestone.timeout is None:  # a compensation with no timeout: unbounded
+            milestone = facts[step.number - 1]
+            if milestone.attempts is None:  # a compensation with no timeout: unbounded
                 undoing = None
                 break
-            undoing = (undoing or 0.0) + milestone.timeout * (step.retries + 1)
-            undoing += _delays(milestone)
+            undoing = (undoing or 0.0) + milestone.attempts
+            undoing += milestone.waiting
         compensation_worst = None if undoing is None else worst + undoing
     if deadline is not None:
         if worst is None:

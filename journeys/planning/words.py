@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from journeys.definitions.model import Retry
@@ -12,11 +13,13 @@ __all__ = ["duration", "retry"]
 _MOST_LISTED = 5
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def duration(seconds: float | None) -> str:
     """``500 ms``, ``60 s``, ``240 s``, ``12 min``, ``1 h 30 min``, ``2 d 4 h``; "unknown" for None.
 
     Seconds up to ten minutes stay seconds (a retry schedule reads best in one unit); longer
-    ones are written in their two largest units.
+    ones are written in their two largest units. (Kept per value: a plan writes the same few
+    durations for every step.)
     """
     if seconds is None or not math.isfinite(seconds):
         return "unknown"

@@ -107,3 +107,19 @@ def test_a_user_template_that_fails_is_named_with_its_line(
         journeys.render(plan_of(ORDER), format="md", template_dir=tmp_path)
     assert str(failed.value).startswith(f"{tmp_path / 'plan.md.j2'}:{line}: template failed")
     assert says in str(failed.value)
+
+
+def test_a_user_template_sees_the_plan_as_data_wherever_it_asks(
+    plan_of: Callable[..., journeys.Plan], tmp_path: Path
+) -> None:
+    # ``document`` is made only when a template uses it: in a block, an include or a macro too
+    (tmp_path / "plan.md.j2").write_text(
+        '{% extends "builtin/plan.md.j2" %}\n'
+        "{% macro kind() %}{{ document.kind }}{% endmacro %}\n"
+        "{% block inputs %}\nDATA {{ document.steps | length }} {{ kind() }}"
+        ' {% include "part.j2" %}\n{% endblock %}\n'
+    )
+    (tmp_path / "part.j2").write_text("{{ document.steps[0].id }} {{ document.ok }}")
+    text = journeys.render(plan_of(ORDER), format="md", template_dir=tmp_path)
+    assert "\nDATA 4 saga order True\n" in text
+    assert text.startswith("# Plan")
