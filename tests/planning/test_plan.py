@@ -225,7 +225,7 @@ def test_a_checkpoint_with_nothing_to_undo_after_it_is_a_warning() -> None:
         "  - {id: a, action: t.step, compensation: t.undo, timeout: 1s, checkpoint: true}\n"
         "  - {id: b, action: t.step, timeout: 1s, checkpoint: true}\n"
         "  - {id: c, action: t.step, timeout: 1s}\n"
-        "policies:\n  rollback: {enabled: true}\n"
+        "policies:\n  rollback: {enabled: true, auto_checkpoint: false}\n"
     )
     plan = journeys.plan(definition)
     assert [(w.code, w.milestone) for w in plan.warnings if w.code == "empty_checkpoint"] == [
@@ -233,6 +233,10 @@ def test_a_checkpoint_with_nothing_to_undo_after_it_is_a_warning() -> None:
         ("empty_checkpoint", "b"),
     ]
     assert [s.checkpoint for s in plan.steps] == [True, True, False]
+    # with auto_checkpoint every milestone is one; only those the author chose are warned of
+    plan = journeys.plan(definition, policy={"rollback": {"auto_checkpoint": True}})
+    assert [s.checkpoint for s in plan.steps] == [True, True, True]
+    assert [w.milestone for w in plan.warnings if w.code == "empty_checkpoint"] == ["a", "b"]
 
 
 def test_a_milestone_without_timeout_makes_the_worst_case_unbounded() -> None:
