@@ -11,11 +11,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 
 import journeys
 from benchmarks import _timing
+from journeys.engine import sqlstore
 
 __all__ = ["Counter", "Settings", "chain", "postgres_schema", "registry", "standalone"]
 
@@ -140,6 +142,17 @@ class Counter:
         sqlalchemy.event.listen(engine, "commit", self._commit)
         sqlalchemy.event.listen(engine, "before_cursor_execute", self._statement)
         self._engine = engine
+        # a durable run's create and saves go to the driver (prepared.driver_transaction),
+        # past SQLAlchemy's events: counted where the store opens them
+        self._driver = sqlstore.driver_transaction
+        sqlstore.driver_transaction = self._counted  # type: ignore[assignment]
+
+    @contextlib.contextmanager
+    def _counted(self, engine: sqlalchemy.Engine) -> Iterator[Any]:
+        with self._driver(engine) as cursor:
+            yield _CountingCursor(cursor, self) if engine is self._engine else cursor
+        if engine is self._engine:
+            self.commits += 1
 
     def _commit(self, *_: object) -> None:
         self.commits += 1
@@ -150,6 +163,25 @@ class Counter:
     def close(self) -> None:
         sqlalchemy.event.remove(self._engine, "commit", self._commit)
         sqlalchemy.event.remove(self._engine, "before_cursor_execute", self._statement)
+        sqlstore.driver_transaction = self._driver  # type: ignore[assignment]
+
+
+class _CountingCursor:
+    """A driver cursor whose statements a :class:`Counter` counts."""
+
+    def __init__(self, cursor: Any, counter: Counter) -> None:
+        self._cursor, self._counter = cursor, counter
+
+    def execute(self, *args: Any) -> Any:
+        self._counter.statements += 1
+        return self._cursor.execute(*args)
+
+    def executemany(self, *args: Any) -> Any:
+        self._counter.statements += 1
+        return self._cursor.executemany(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
 
 
 def standalone(measure: Callable[[Settings, list[str]], list[_timing.Figure]]) -> None:
