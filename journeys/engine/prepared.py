@@ -6,8 +6,9 @@ sends (the run's row, its log entries), that costs about as much as SQLite's own
 (shared/BASELINES.md: SQLAlchemy adds ~50 µs a transaction, and a run writes several rows per
 commit). A :class:`Prepared` statement is still SQLAlchemy Core's, compiled for the store's
 dialect with bound parameters; each call only orders the values (encoding JSON columns as
-SQLAlchemy's JSON type would) and gives them to the driver through the same connection and
-transaction (``exec_driver_sql``).
+SQLAlchemy's JSON type would) and gives them to the driver: through a SQLAlchemy connection
+(``execute``, ``execute_many``), or on the hot path through a driver cursor of
+:func:`driver_transaction` (``run``, ``run_many``), which a durable run's create and saves use.
 """
 
 from __future__ import annotations

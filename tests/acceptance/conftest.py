@@ -6,12 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
+
+from tests.databases import postgres_schema
 
 ROOT = Path(__file__).parents[2]
 
@@ -62,14 +62,4 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     base = os.environ.get("JOURNEYS_TEST_POSTGRES_URL")
     if not base:
         pytest.skip("PostgreSQL variant NOT RUN: set JOURNEYS_TEST_POSTGRES_URL")
-    name = f"journeys_test_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{name}"'))
-        url = sqlalchemy.make_url(base).update_query_dict({"options": f"-csearch_path={name}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'DROP SCHEMA "{name}" CASCADE'))
-    finally:
-        admin.dispose()
+    yield from postgres_schema(base)

@@ -9,7 +9,6 @@ skipped, saying so. Nothing here mocks a database.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,7 @@ import pytest
 import sqlalchemy
 
 import journeys
-
-POSTGRES_ENV = "JOURNEYS_TEST_POSTGRES_URL"
+from tests.databases import POSTGRES_ENV, postgres_schema
 
 ERRORS: dict[str, type[BaseException]] = {
     "ValueError": ValueError,
@@ -31,19 +29,7 @@ ERRORS: dict[str, type[BaseException]] = {
 }
 
 
-def _postgres_schema(base: str) -> Iterator[str]:
-    """A fresh schema in the test database, and a URL whose connections use it."""
-    name = f"journeys_test_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'CREATE SCHEMA "{name}"'))
-        url = sqlalchemy.make_url(base).update_query_dict({"options": f"-csearch_path={name}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.begin() as connection:
-            connection.execute(sqlalchemy.text(f'DROP SCHEMA "{name}" CASCADE'))
-    finally:
-        admin.dispose()
+_postgres_schema = postgres_schema  # the name the engine tests import
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
