@@ -17,7 +17,7 @@ import contextlib
 import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import JSON
 from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine
@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["Prepared", "driver_transaction"]
+__all__ = ["DOLLAR", "Prepared", "driver_transaction"]
 
 Row = Mapping[str, Any]
 
@@ -94,7 +94,7 @@ class Prepared:
 
 
 @contextlib.contextmanager
-def driver_transaction(engine: Engine) -> Iterator[Any]:
+def driver_transaction(engine: Engine, *, one_statement: bool = False) -> Iterator[Any]:
     """A driver cursor in a transaction on one of ``engine``'s pooled connections (set up by
     its connect events, as every other), committed when the block ends, rolled back if it
     raises.
@@ -106,16 +106,28 @@ def driver_transaction(engine: Engine) -> Iterator[Any]:
     as ``IntegrityError``), like those of every other statement, and a connection that failed
     (but for a conflict) is discarded rather than given back to the pool: it may be the dead
     end of a dropped connection.
+
+    ``one_statement``: the block sends a single statement, atomic on its own. On PostgreSQL
+    it then runs in autocommit: the server commits it as it ends, one round trip in all,
+    where ``BEGIN``, the statement and ``COMMIT`` are three (psycopg waits for each). The
+    cursor is then psycopg's ``RawCursor``, which takes the server's own ``$1`` placeholders
+    (:data:`DOLLAR` compiles for it): psycopg parses a ``%(name)s`` statement anew at every
+    call once it has more than 50 parameters, which costs more than the round trip saved.
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
     connection = engine.raw_connection()
+    driver = connection.driver_connection
+    autocommit = one_statement and engine.dialect.name == "postgresql"
     try:
-        cursor = connection.cursor()
+        if autocommit:
+            driver.autocommit = True  # type: ignore[union-attr]
+        cursor = connection.cursor() if not autocommit else _raw_cursor(driver)
         try:
             yield cursor
         finally:
             cursor.close()
-        connection.commit()
+        if not autocommit:
+            connection.commit()
     except dbapi_error as error:
         with contextlib.suppress(Exception):
             connection.rollback()
@@ -127,7 +139,23 @@ def driver_transaction(engine: Engine) -> Iterator[Any]:
             connection.rollback()
         raise
     finally:
+        if autocommit and connection.is_valid:
+            try:  # the pool's other users expect the driver's own transactions
+                driver.autocommit = False  # type: ignore[union-attr]
+            except Exception as error:  # a broken connection: never back to the pool
+                connection.invalidate(error)
         connection.close()
+
+
+DOLLAR: Final = "numeric_dollar"
+"""The paramstyle of statements sent on :func:`driver_transaction`'s PostgreSQL cursor with
+``one_statement``."""
+
+
+def _raw_cursor(driver: Any) -> Any:
+    import psycopg  # only a PostgreSQL store gets here, and it has psycopg
+
+    return psycopg.RawCursor(driver)
 
 
 def _json(value: Any) -> str | None:

@@ -170,6 +170,10 @@ class RunRecord:
     namespace: str | None = None
     sleep_until: float | None = None
     """When a ``builtin.sleep`` that parked the run ends."""
+    indexed: tuple[str, float | None] | None = field(default=None, compare=False, repr=False)
+    """``(status, due_at)`` as the store last wrote or read them (None: not known). They are
+    the run's indexed columns that change: a save that changes neither leaves their index
+    entries, and the pages that hold them, alone."""
 
     def scope(self) -> dict[str, Any]:
         """The names templates and guards see."""

@@ -3,12 +3,19 @@ as what SQLAlchemy's own types would have stored (JSON, NULL, booleans, text).""
 
 from __future__ import annotations
 
+import copy
+import sqlite3
+from pathlib import Path
+
 import pytest
 import sqlalchemy
+import sqlalchemy.dialects.postgresql
 
 import journeys
 from journeys.engine import schema
-from journeys.engine.prepared import Prepared, driver_transaction
+from journeys.engine.prepared import DOLLAR, Prepared, driver_transaction
+from journeys.engine.run import RunRecord
+from journeys.engine.sqlstore import SqlStore
 
 
 def test_a_run_s_rows_read_back_through_sqlalchemy_types(sql_url: str) -> None:
@@ -86,3 +93,123 @@ def test_a_driver_transaction_commits_rolls_back_and_raises_sqlalchemy_s_errors(
         assert _count(engine) == 3
     finally:
         engine.dispose()
+
+
+def test_one_statement_commits_alone_and_gives_the_connection_back_transactional(
+    sql_url: str,
+) -> None:
+    """On PostgreSQL a one-statement block runs in autocommit (one round trip); the pooled
+    connection must come back as the others expect it: a later block's statements are again
+    one transaction, rolled back together."""
+    engine = sqlalchemy.create_engine(sql_url, pool_size=1, max_overflow=0)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE prepared_t (k INTEGER PRIMARY KEY)")
+        dialect = engine.dialect
+        if dialect.name == "postgresql":
+            dialect = sqlalchemy.dialects.postgresql.psycopg.dialect(paramstyle=DOLLAR)
+        insert = Prepared(
+            sqlalchemy.text("INSERT INTO prepared_t (k) VALUES (:k), (:j)"), dialect, ["k", "j"]
+        )
+        with driver_transaction(engine, one_statement=True) as cursor:
+            insert.run(cursor, {"k": 1, "j": 2})
+        assert _count(engine) == 2
+        with (
+            pytest.raises(sqlalchemy.exc.IntegrityError),
+            driver_transaction(engine, one_statement=True) as cursor,
+        ):
+            insert.run(cursor, {"k": 3, "j": 1})  # the statement is all or nothing
+        assert _count(engine) == 2
+        plain = Prepared(
+            sqlalchemy.text("INSERT INTO prepared_t (k) VALUES (:k)"), engine.dialect, ["k"]
+        )
+        with pytest.raises(RuntimeError), driver_transaction(engine) as cursor:
+            plain.run(cursor, {"k": 4})
+            raise RuntimeError("rolled back, not autocommitted")
+        assert _count(engine) == 2
+        with engine.connect() as connection:  # SQLAlchemy's own use of the same connection
+            connection.exec_driver_sql("INSERT INTO prepared_t (k) VALUES (5)")
+            connection.rollback()
+        assert _count(engine) == 2
+    finally:
+        engine.dispose()
+
+
+def _records(url: str, run_id: str) -> tuple[SqlStore, RunRecord, RunRecord]:
+    store = SqlStore(url)
+    first, second = store.load(run_id), store.load(run_id)
+    assert first is not None and second is not None
+    return store, first, second
+
+
+def test_a_stale_save_or_a_second_create_writes_nothing(sql_url: str) -> None:
+    """Whatever path a commit takes (one statement on PostgreSQL, a transaction on SQLite),
+    a save from a stale copy of the run writes neither its row nor its entries, and creating
+    an existing run writes no entries."""
+    definition = journeys.load_definition(
+        "journey: stale\nmilestones:\n  - {id: a}\n  - {id: b}\npolicies: {wal: {enabled: true}}\n"
+    )
+    with journeys.Engine(sql_url) as engine:
+        run = engine.start(definition)
+    store, first, second = _records(sql_url, run.id)
+    try:
+        logged = len(store.history(run.id))
+        for count in (1, 3, 20):  # one statement, and the long way past its limit
+            first.state = "b"
+            store.save(first, [first.entry("signal", trigger=f"s{count}") for _ in range(count)])
+            logged += count
+            with pytest.raises(journeys.StateError, match="changed by another process"):
+                second.status = "failed"  # a change of the indexed status too
+                store.save(second, [second.entry("signal", trigger="lost")])
+            assert len(store.history(run.id)) == logged
+            assert all(entry.trigger != "lost" for entry in store.history(run.id))
+            second = store.load(run.id)
+            assert second is not None and second.status == first.status
+        again = copy.copy(first)
+        again.row_version = 0
+        existing = store.create(again, [again.entry("signal", trigger="twice")])
+        assert existing is not None and existing.id == run.id
+        assert len(store.history(run.id)) == logged
+    finally:
+        store.close()
+
+
+def test_saves_that_keep_the_status_leave_the_indexes_right(tmp_path: Path) -> None:
+    """A save that changes neither status nor due time does not set them (SQLite rewrites
+    the index entries of every column set); the indexes still match the rows after runs
+    that wait, time out, finish and fail."""
+    url = f"sqlite:///{tmp_path}/indexes.db"
+    registry = journeys.Registry()
+    registry.register("t.ok", lambda ctx: None)
+
+    def boom(ctx: journeys.Context) -> None:
+        raise journeys.Fatal("no")
+
+    registry.register("t.boom", boom)
+    definition = journeys.load_definition(
+        "journey: kept\nmilestones:\n"
+        "  - {id: a, action: t.ok}\n  - {id: b, action: t.ok}\n  - {id: w, timeout: 1h}\n"
+        "  - {id: c, action: t.boom}\n"
+        "policies: {wal: {enabled: true}}\n"
+    )
+    with journeys.Engine(url, registry=registry) as engine:
+        waiting = [engine.start(definition) for _ in range(3)]
+        failed = engine.advance(waiting[0].id, "w")
+    assert failed.status == "failed"
+    database = sqlite3.connect(tmp_path / "indexes.db")
+    try:
+        assert database.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        by_index = dict(
+            database.execute(
+                "SELECT status, count(*) FROM journeys_runs INDEXED BY journeys_runs_status_due"
+                " WHERE status IN ('waiting', 'failed') GROUP BY status"
+            ).fetchall()
+        )
+        due = database.execute(
+            "SELECT count(*) FROM journeys_runs INDEXED BY journeys_runs_claim"
+            " WHERE status = 'waiting' AND priority = 1 AND due_at > 0"
+        ).fetchone()
+    finally:
+        database.close()
+    assert by_index == {"waiting": 2, "failed": 1}
+    assert due == (2,)
