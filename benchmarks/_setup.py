@@ -148,10 +148,10 @@ class Counter:
         sqlstore.driver_transaction = self._counted  # type: ignore[assignment]
 
     @contextlib.contextmanager
-    def _counted(self, engine: sqlalchemy.Engine, *, one_statement: bool = False) -> Iterator[Any]:
+    def _counted(self, engine: sqlalchemy.Engine, **options: Any) -> Iterator[Any]:
         # a one-statement block is one transaction too: on PostgreSQL its commit is the
         # statement's own end (autocommit), counted as a commit all the same
-        with self._driver(engine, one_statement=one_statement) as cursor:
+        with self._driver(engine, **options) as cursor:
             yield _CountingCursor(cursor, self) if engine is self._engine else cursor
         if engine is self._engine:
             self.commits += 1

@@ -35,7 +35,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from transitions import Machine, MachineError
@@ -91,6 +91,9 @@ class Compiled:
     plain: Mapping[tuple[str, str], str | None]
     """``(state, trigger) -> destination`` (None: stay) of the moves that have nothing for
     transitions' event loop to decide or call: see :func:`_plain`."""
+    decided: Mapping[tuple[str, str], tuple[Choice, ...]] = field(default_factory=dict)
+    """``(state, trigger) ->`` its transitions, in order, when only their conditions decide
+    between them (no callback to call): see :func:`_decided`."""
 
     def fire(self, model: RunModel, trigger: str) -> bool:
         """Fire ``trigger`` on a run; True if a transition took place.
@@ -102,6 +105,15 @@ class Compiled:
             if dest is not None:
                 model.state = dest
             return True
+        choices = self.decided.get((model.state, trigger))
+        if choices is not None:  # as transitions decides: the first whose conditions all hold
+            asked = _Asked(model)
+            for dest, conditions in choices:
+                if all(check(asked) == wanted for check, wanted in conditions):
+                    if dest is not None:
+                        model.state = dest
+                    return True
+            return False
         event = self.machine.events.get(trigger)
         if event is None or model.state not in event.transitions:
             raise StateError(
@@ -166,10 +178,23 @@ def _build(definition: Definition) -> Compiled:
         undoes=undoes,
         skippable=frozenset(skippable),
         plain=_plain(machine),
+        decided=_decided(machine),
     )
 
 
 _EVALUATE: Final[Any] = object()
+
+Choice = tuple[str | None, tuple[tuple[Callable[[Any], Any], bool], ...]]
+"""A transition as :meth:`Compiled.fire` decides it: its destination (None: stay) and its
+conditions, each a callable and the answer it must give (False for an ``unless``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What a condition is given in place of transitions' ``EventData``: every condition
+    this module writes reads ``event.model`` alone."""
+
+    model: RunModel
 
 
 def _plain(machine: Machine) -> dict[tuple[str, str], str | None]:
@@ -179,7 +204,31 @@ def _plain(machine: Machine) -> dict[tuple[str, str], str | None]:
     callback lists and writes five debug log records, about 8 µs, as much as the rest of a
     no-op milestone; its whole effect is the new state, which :meth:`Compiled.fire` sets
     itself. The table is read off the machine, so the machine still decides every move; the
-    rest (guards, saga and rollback choices) go through transitions."""
+    rest (guards, saga and rollback choices) go through :func:`_decided` or transitions."""
+    return {
+        key: choices[0][0]
+        for key, choices in _quiet_moves(machine).items()
+        if len(choices) == 1 and not choices[0][1]
+    }
+
+
+def _decided(machine: Machine) -> dict[tuple[str, str], tuple[Choice, ...]]:
+    """The moves that only their conditions decide (a saga's failure, each compensation's
+    next step, a guard's skip): transitions' ``Event.trigger`` would try the transitions in
+    order and take the first whose conditions all hold, calling nothing else, and that is
+    what :meth:`Compiled.fire` does with this table, for a tenth of the cost. Read off the
+    machine like :func:`_plain`; a condition that is not one of this module's callables
+    leaves its move to transitions."""
+    return {
+        key: choices
+        for key, choices in _quiet_moves(machine).items()
+        if len(choices) > 1 or choices[0][1]
+    }
+
+
+def _quiet_moves(machine: Machine) -> dict[tuple[str, str], tuple[Choice, ...]]:
+    """Every ``(state, trigger)`` whose transitions call nothing but their conditions, on a
+    machine and between states with no callbacks."""
     if any(
         (
             machine.prepare_event,
@@ -196,18 +245,25 @@ def _plain(machine: Machine) -> dict[tuple[str, str], str | None]:
         for name, state in machine.states.items()
         if not (state.on_enter or state.on_exit or state.final)
     }
-    plain: dict[tuple[str, str], str | None] = {}
+    moves: dict[tuple[str, str], tuple[Choice, ...]] = {}
     for trigger, event in machine.events.items():
         for source, candidates in event.transitions.items():
-            if len(candidates) != 1 or source not in quiet:
+            if source not in quiet or not candidates:
                 continue
-            (transition,) = candidates
-            if transition.conditions or transition.prepare or transition.before:
-                continue
-            if transition.after or (transition.dest is not None and transition.dest not in quiet):
-                continue
-            plain[(source, trigger)] = transition.dest
-    return plain
+            choices: list[Choice] = []
+            for transition in candidates:
+                if transition.prepare or transition.before or transition.after:
+                    break
+                if transition.dest is not None and transition.dest not in quiet:
+                    break
+                checks = [(c.func, bool(c.target)) for c in transition.conditions]
+                if not all(callable(check) for check, _ in checks):
+                    break
+                conditions = tuple((check, wanted) for check, wanted in checks if callable(check))
+                choices.append((transition.dest, conditions))
+            else:
+                moves[(source, trigger)] = tuple(choices)
+    return moves
 
 
 def _saga_on(event: Any) -> bool:

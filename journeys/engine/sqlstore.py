@@ -37,7 +37,7 @@ from journeys.definitions import durations
 from journeys.definitions.model import Definition
 from journeys.engine import ids, migrations, schema
 from journeys.engine.events import Lineage
-from journeys.engine.prepared import DOLLAR, Prepared, driver_transaction
+from journeys.engine.prepared import DOLLAR, Prepared, Writer, driver_transaction
 from journeys.engine.run import Entry, RunRecord, Status
 from journeys.engine.store import Claimable, Store
 from journeys.errors import JourneyError, StateError, StoreError
@@ -132,6 +132,9 @@ class SqlStore(Store):
         # number of log entries it holds
         self._saves: dict[int, Prepared] = {}
         self._creates: dict[int, Prepared] = {}
+        # SQLite: the hot writes take turns on one connection (prepared.Writer); PostgreSQL
+        # commits them concurrently, on the pool's
+        self._writer = Writer(self._engine) if self.dialect == "sqlite" else None
         self._schema_lock = threading.Lock()
         self._ready = False
 
@@ -151,7 +154,9 @@ class SqlStore(Store):
         run sends (prepared.driver_transaction); failures as :meth:`_connect` tells them."""
         with (
             self._translated(run_id, starting),
-            driver_transaction(self._engine, one_statement=one_statement) as cursor,
+            driver_transaction(
+                self._engine, one_statement=one_statement, writer=self._writer
+            ) as cursor,
         ):
             yield cursor
 
@@ -563,6 +568,8 @@ class SqlStore(Store):
                 )
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         self._engine.dispose()
 
     def _insert_ignore(self, table: Any, keys: list[str]) -> Any:

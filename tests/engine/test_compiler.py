@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from transitions import Machine
 
 import journeys
@@ -326,11 +328,74 @@ def test_plain_moves_land_where_transitions_would_take_them(path: Path) -> None:
                 assert (state, trigger) in compiled.plain, (state, trigger)
 
 
+def _outcome(compiled: compiler.Compiled, model: RunRecord, fire: Any) -> tuple[Any, str]:
+    try:
+        return bool(fire(model)), model.state
+    except Exception as error:  # a guard that cannot be evaluated fails alike on both paths
+        return type(error).__name__, model.state
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_decided_moves_go_where_transitions_would_take_them(path: Path, data: Any) -> None:
+    """Every move ``fire`` decides from its conditions alone (a saga's failure, each
+    compensation's next step, a guard's skip) takes the transition transitions' own event
+    loop would take, or none when it would take none, whatever the run's flags, checkpoint,
+    completed milestones and inputs; and no move with a callback is in the table."""
+    compiled = compiler.compile(journeys.load_definition(path))
+    ids = list(compiled.milestones)
+    if not compiled.decided:
+        return
+    (state, trigger) = data.draw(st.sampled_from(sorted(compiled.decided)))
+    completed = data.draw(st.lists(st.sampled_from(ids), unique=True)) if ids else []
+    inputs = data.draw(
+        st.dictionaries(
+            # the names the valid definitions' guards read, and one they do not
+            st.sampled_from(["amount", "urgent", "width", "height", "skip_watermark", "other"]),
+            st.one_of(st.booleans(), st.sampled_from([0, 4000, 4001, 5000, 10001])),
+        )
+    )
+
+    saga = data.draw(st.booleans(), label="saga")
+    cancelling = data.draw(st.booleans(), label="cancelling")
+    rollback_to = data.draw(st.one_of(st.none(), st.sampled_from(ids)) if ids else st.none())
+
+    def model() -> RunRecord:
+        made = RunRecord(
+            id="r", journey="j", version=1, definition_hash="h", state=state, inputs=inputs
+        )
+        made.completed = list(completed)
+        made.results = {ident: None for ident in completed}
+        made.saga, made.cancelling, made.rollback_to = saga, cancelling, rollback_to
+        return made
+
+    ours, theirs = model(), model()
+    assert _outcome(compiled, ours, lambda m: compiled.fire(m, trigger)) == _outcome(
+        compiled, theirs, lambda m: compiled.machine.events[trigger].trigger(m)
+    ), (state, trigger)
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+def test_decided_moves_call_nothing_but_their_conditions(path: Path) -> None:
+    compiled = compiler.compile(journeys.load_definition(path))
+    for (state, trigger), choices in compiled.decided.items():
+        candidates = compiled.machine.events[trigger].transitions[state]
+        assert [t.dest for t in candidates] == [dest for dest, _ in choices]
+        for transition in candidates:
+            assert not (transition.prepare or transition.before or transition.after)
+
+
 def test_a_machine_with_callbacks_has_no_plain_moves() -> None:
     machine = Machine(states=["a", "b"], initial="a", auto_transitions=False)
     machine.add_transition("go", "a", "b", after=lambda: None)
     assert compiler._plain(machine) == {}
+    assert compiler._decided(machine) == {}
     machine = Machine(states=["a", "b"], initial="a", auto_transitions=False)
     machine.add_transition("go", "a", "b")
     machine.get_state("b").add_callback("enter", lambda: None)
     assert compiler._plain(machine) == {}
+    machine = Machine(states=["a", "b", "c"], initial="a", auto_transitions=False)
+    machine.add_transition("go", "a", "b", conditions=["is_ready"])  # a name, not a callable
+    machine.add_transition("go", "a", "c")
+    assert compiler._decided(machine) == {}

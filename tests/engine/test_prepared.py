@@ -3,6 +3,7 @@ as what SQLAlchemy's own types would have stored (JSON, NULL, booleans, text).""
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import sqlite3
 from pathlib import Path
@@ -213,3 +214,35 @@ def test_saves_that_keep_the_status_leave_the_indexes_right(tmp_path: Path) -> N
         database.close()
     assert by_index == {"waiting": 2, "failed": 1}
     assert due == (2,)
+
+
+def test_sqlite_hot_writes_take_turns_on_one_connection(tmp_path: Path) -> None:
+    """A SQLite store's hot writes share one connection kept out of the pool, one thread at
+    a time: runs started from several threads at once all finish, each written whole, and a
+    connection that failed is replaced rather than used again."""
+    registry = journeys.Registry()
+    registry.register("t.ok", lambda ctx: {"n": ctx.inputs["n"]})
+    definition = journeys.load_definition(
+        "journey: turns\nmilestones:\n  - {id: a, action: t.ok}\n  - {id: b, action: t.ok}\n"
+        "policies: {wal: {enabled: true}}\n"
+    )
+    url = f"sqlite:///{tmp_path}/turns.db"
+    with journeys.Engine(url, registry=registry) as engine:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+            runs = list(pool.map(lambda n: engine.start(definition, inputs={"n": n}), range(60)))
+        assert {run.status for run in runs} == {"completed"}
+        assert sorted(run.results["b"]["n"] for run in runs) == list(range(60))
+        writer = engine.store._writer  # type: ignore[attr-defined]
+        with writer.held() as connection:
+            first = connection.dbapi_connection
+            connection.invalidate()  # as driver_transaction does after a failure
+        engine.start(definition, inputs={"n": 60})
+        with writer.held() as connection:
+            assert connection.dbapi_connection is not first
+        assert len(engine.history(runs[0].id)) == len(engine.history(runs[-1].id))
+    database = sqlite3.connect(tmp_path / "turns.db")
+    try:
+        assert database.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert database.execute("SELECT count(*) FROM journeys_runs").fetchone() == (61,)
+    finally:
+        database.close()
