@@ -11,13 +11,16 @@ retries, and :meth:`~WriteAheadLog.prune` deletes expired ones.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from journeys.definitions import durations
 from journeys.definitions.model import Retry
@@ -95,6 +98,7 @@ class WriteAheadLog:
         self._default_ttl = durations.parse(default_ttl)
         self._clock = clock
         self._authorize = authorize
+        self._replays: _Replays | None = None  # made on the first replay, for the dialect
 
     def close(self) -> None:
         """Release the connections of a log opened by URL (an engine's log is the engine's)."""
@@ -291,7 +295,7 @@ class WriteAheadLog:
         if tenant is not None:
             query = query.where(wal.c.tenant_id == tenant)
         with self._store.transaction() as connection:
-            due = [_entry(row) for row in connection.execute(query)]
+            due = _entries(connection.execute(query).all(), None)
         for entry in due:  # the outcomes are consume's own writes: authorize was asked for it
             try:
                 result = handler(entry)
@@ -327,7 +331,7 @@ class WriteAheadLog:
             row = connection.execute(query).one_or_none()
         if row is None:
             raise JourneyError(f"no log entry {log_id!r}" + _of(tenant))
-        return _entry(row)
+        return _entries([row], None)[0]
 
     def replay_log(
         self,
@@ -343,28 +347,31 @@ class WriteAheadLog:
         they were written. ``filters`` narrow by ``operation``, ``target``, ``status``,
         ``correlation_id`` (a run id) or ``kind``. With a tenant in ``user_context``, only
         that tenant's entries."""
-        wal = schema.wal
-        query = _select().where(wal.c.namespace == _sought(namespace, "namespace"))
+        # checked in the order the arguments come, so the first wrong one is the one named
+        values: dict[str, Any] = {"namespace": _sought(namespace, "namespace")}
         if from_timestamp is not None:
-            query = query.where(wal.c.created_at >= _seconds(from_timestamp, "from_timestamp"))
+            values["since"] = _seconds(from_timestamp, "from_timestamp")
         if to_timestamp is not None:
-            query = query.where(wal.c.created_at < _seconds(to_timestamp, "to_timestamp"))
+            values["until"] = _seconds(to_timestamp, "to_timestamp")
+        sought: dict[str, Any] = {}
         for name, value in (filters or {}).items():
             if name not in _FILTERS:
                 raise JourneyError(
                     f"unknown replay filter {name!r}{did_you_mean(name, _FILTERS)}; the filters"
                     f" are {', '.join(_FILTERS)}"
                 )
-            column = wal.c.run_id if name == "correlation_id" else wal.c[name]
-            query = query.where(column == _sought(value, f"filter {name}"))
+            sought[name] = _sought(value, f"filter {name}")
+        # in one order whatever the caller's, so one statement serves each set of filters
+        values.update((name, sought[name]) for name in _FILTERS if name in sought)
         tenant = _tenant(user_context)
         if tenant is not None:
-            query = query.where(wal.c.tenant_id == tenant)
-        query = query.order_by(wal.c.created_at, wal.c.id)
+            values["tenant"] = tenant
         if limit is not None:
-            query = query.limit(limit)
+            values["limit"] = int(limit)  # as SQLAlchemy's limit() takes it
         with self._store.transaction() as connection:
-            return [_entry(row) for row in connection.execute(query)]
+            if self._replays is None:
+                self._replays = _Replays(connection.dialect)
+            return self._replays.run(connection, values)
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -497,10 +504,6 @@ def _of(tenant: str | None) -> str:
     return "" if tenant is None else f" of tenant {tenant!r}"
 
 
-def _at(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-
 _READ = (
     "log_id",
     "namespace",
@@ -527,14 +530,112 @@ _READ = (
 
 
 def _select() -> Any:
-    """The columns an entry is read from, in the order :func:`_entry` unpacks them (by
-    position: a replay reads thousands of rows, and a Row's attribute lookup costs more than
-    the rest of building the entry)."""
+    """The columns an entry is read from, in the order of :class:`LogEntry`'s fields (read by
+    position: a Row's attribute lookup costs more than the rest of building the entry)."""
     return select(*(schema.wal.c[name] for name in _READ))
 
 
-def _entry(row: Any) -> LogEntry:
-    (
+class _Replays:
+    """The statements of :meth:`WriteAheadLog.replay_log`, compiled once per shape.
+
+    A replay reads thousands of rows, and SQLAlchemy's work around them cost as much as the
+    database's: building the statement and its cache key on every call, a result processor
+    called on every column of every row (JSON ones included where they are NULL), rows fetched
+    one at a time. Each shape of replay (which of the time bounds, filters, tenant and limit
+    it has, and which of its values are None: SQL's ``IS NULL``) is compiled once by
+    SQLAlchemy Core for the store's dialect, as :mod:`journeys.engine.prepared` does for the
+    hot writes; a call hands the values to the driver through the connection (its events and
+    error handling as for any statement), fetches every row at once, and decodes only the JSON
+    values there are, with SQLAlchemy's own decoder for the dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._compiled: dict[tuple[tuple[str, bool], ...], _Compiled] = {}
+        json = schema.wal.c.payload.type.dialect_impl(dialect)
+        # None where the driver decodes JSON itself (psycopg). Of the other columns' result
+        # processors only SQLite's float() of the times does anything, and fromtimestamp
+        # takes an integer as it takes the same float
+        self._decode: Callable[[Any], Any] | None = json.result_processor(dialect, None)
+
+    def run(self, connection: Connection, values: Mapping[str, Any]) -> list[LogEntry]:
+        """The entries ``values`` select: ``namespace``, then any of ``since``, ``until``, the
+        filters (in ``_FILTERS``' order), ``tenant`` and ``limit``."""
+        shape = tuple((name, value is None) for name, value in values.items())
+        compiled = self._compiled.get(shape)
+        if compiled is None:
+            compiled = self._compiled[shape] = _Compiled(_replay_statement(values), self._dialect)
+        rows = connection.exec_driver_sql(compiled.sql, compiled.parameters(values)).all()
+        return _entries(rows, self._decode)
+
+
+class _Compiled:
+    """A SELECT compiled for ``dialect``; its parameters in the driver's style."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = str(compiled)
+        # the values SQLAlchemy bound itself (SQLite's OFFSET 0 after a LIMIT)
+        self._defaults = {
+            name: value for name, value in compiled.params.items() if value is not None
+        }
+        self._positions = compiled.positiontup if compiled.positional else None
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The parameters of ``values`` (those of :func:`_replay_statement`'s names)."""
+        every = {**self._defaults, **values}
+        if self._positions is None:
+            return every
+        return tuple(every[name] for name in self._positions)
+
+
+_COLUMNS: Final = {"correlation_id": "run_id", "tenant": "tenant_id"}
+"""The columns of a replay's values named otherwise."""
+
+
+def _replay_statement(values: Mapping[str, Any]) -> Any:
+    """The SELECT of a replay of ``values``' shape, a bound parameter named after each value
+    (in the order ``replay_log`` always built it)."""
+    wal = schema.wal
+    query = _select()
+    for name, value in values.items():
+        if name == "limit":
+            continue
+        if name == "since":
+            query = query.where(wal.c.created_at >= bindparam(name))
+        elif name == "until":
+            query = query.where(wal.c.created_at < bindparam(name))
+        else:
+            column = wal.c[_COLUMNS.get(name, name)]
+            # what SQLAlchemy makes of `column == None`, which a bound NULL would not match
+            query = query.where(column.is_(None) if value is None else column == bindparam(name))
+    query = query.order_by(wal.c.created_at, wal.c.id)
+    if "limit" in values:
+        query = query.limit(bindparam("limit", type_=Integer))
+    return query
+
+
+class _Moments(dict[float | None, datetime | None]):
+    """Seconds -> their UTC datetime, each converted once: the entries of one batch share
+    their times (``created_at``, ``updated_at`` until a status update, ``expires_at``), and a
+    dictionary lookup costs a fifth of ``datetime.fromtimestamp``. Datetimes are immutable, so
+    entries can share one."""
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, seconds: float | None) -> datetime:
+        assert seconds is not None  # None is in from the start
+        moment = self[seconds] = datetime.fromtimestamp(seconds, UTC)
+        return moment
+
+
+def _entries(rows: Iterable[Sequence[Any]], decode: Callable[[Any], Any] | None) -> list[LogEntry]:
+    """The entries of rows of :func:`_select`'s columns; ``decode`` the JSON columns' text
+    (None: they come decoded)."""
+    moments = _Moments()
+    made = []
+    for (
         log_id,
         namespace,
         kind,
@@ -556,27 +657,64 @@ def _entry(row: Any) -> LogEntry:
         run_id,
         seq,
         milestone,
-    ) = row
-    return LogEntry(
-        log_id=log_id,
-        namespace=namespace,
-        kind=kind,
-        operation=operation,
-        target=target,
-        payload=payload,
-        result=result,
-        lifecycle=lifecycle,
-        status=status,
-        retry_count=retry_count,
-        error=error,
-        created_at=datetime.fromtimestamp(created_at, UTC),
-        updated_at=_at(updated_at),
-        updated_by=updated_by,
-        next_attempt_at=_at(next_attempt_at),
-        expires_at=_at(expires_at),
-        tenant=tenant,
-        user=user,
-        correlation_id=run_id,
-        seq=seq,
-        milestone=milestone,
-    )
+    ) in rows:
+        if decode is not None:
+            if payload is not None:
+                payload = decode(payload)
+            if result is not None:
+                result = decode(result)
+            if lifecycle is not None:
+                lifecycle = decode(lifecycle)
+        made.append(
+            _new_entry(
+                log_id,
+                namespace,
+                kind,
+                operation,
+                target,
+                payload,
+                result,
+                lifecycle,
+                status,
+                retry_count,
+                error,
+                moments[created_at],
+                moments[updated_at],
+                updated_by,
+                moments[next_attempt_at],
+                moments[expires_at],
+                tenant,
+                user,
+                run_id,
+                seq,
+                milestone,
+            )
+        )
+    return made
+
+
+def _entry_maker() -> Callable[..., LogEntry]:
+    """``LogEntry(*values)`` at a third of the cost: a frozen dataclass's ``__init__`` sets
+    each field through ``object.__setattr__`` (a lookup of the name, then the call), which for
+    a replay's thousands of entries costs more than reading them. This one sets the slots
+    straight through their descriptors; the entry is the same in every way (equality, hash,
+    repr, immutability) as long as :class:`LogEntry` has no defaults and no
+    ``__post_init__``, which is checked here. The function is written out from the fields, as
+    :mod:`dataclasses` writes ``__init__``, so it cannot drift from them."""
+    fields = [field.name for field in dataclasses.fields(LogEntry)]
+    if hasattr(LogEntry, "__post_init__") or any(
+        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
+        for field in dataclasses.fields(LogEntry)
+    ):  # pragma: no cover - a change to LogEntry that this function must follow
+        raise TypeError("LogEntry gained a default or a __post_init__: see _entry_maker")
+    scope: dict[str, Any] = {"new": object.__new__, "LogEntry": LogEntry}
+    scope.update({f"set_{name}": getattr(LogEntry, name).__set__ for name in fields})
+    lines = [f"def made({', '.join(fields)}):", "    entry = new(LogEntry)"]
+    lines += [f"    set_{name}(entry, {name})" for name in fields]
+    lines.append("    return entry")
+    exec("\n".join(lines), scope)  # our own text, written from the dataclass's fields
+    made: Callable[..., LogEntry] = scope["made"]
+    return made
+
+
+_new_entry: Final = _entry_maker()
