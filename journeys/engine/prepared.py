@@ -113,16 +113,31 @@ class Writer:
         self._connection: PoolProxiedConnection | None = None
         self._pid = 0
 
-    @contextlib.contextmanager
-    def held(self) -> Iterator[PoolProxiedConnection]:
-        """The connection, this thread's alone until the block ends."""
-        with self._lock:
+    def take(self) -> PoolProxiedConnection:
+        """The connection, this thread's alone until :meth:`give_back`."""
+        self._lock.acquire()
+        try:
             connection = self._connection
             if connection is None or not connection.is_valid or self._pid != os.getpid():
                 connection = self._engine.raw_connection()
                 connection.detach()  # ours to close; the pool makes others as it needs
                 self._connection, self._pid = connection, os.getpid()
+        except BaseException:
+            self._lock.release()
+            raise
+        return connection
+
+    def give_back(self) -> None:
+        self._lock.release()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[PoolProxiedConnection]:
+        """The connection, this thread's alone until the block ends."""
+        connection = self.take()
+        try:
             yield connection
+        finally:
+            self.give_back()
 
     def close(self) -> None:
         """Close the connection (a later write opens another)."""
@@ -133,19 +148,9 @@ class Writer:
             self._connection = None
 
 
-@contextlib.contextmanager
-def _pooled(engine: Engine) -> Iterator[PoolProxiedConnection]:
-    connection = engine.raw_connection()
-    try:
-        yield connection
-    finally:
-        connection.close()
-
-
-@contextlib.contextmanager
 def driver_transaction(
     engine: Engine, *, one_statement: bool = False, writer: Writer | None = None
-) -> Iterator[Any]:
+) -> contextlib.AbstractContextManager[Any]:
     """A driver cursor in a transaction on one of ``engine``'s pooled connections (set up by
     its connect events, as every other), or on ``writer``'s, committed when the block ends,
     rolled back if it raises.
@@ -165,38 +170,76 @@ def driver_transaction(
     (:data:`DOLLAR` compiles for it): psycopg parses a ``%(name)s`` statement anew at every
     call once it has more than 50 parameters, which costs more than the round trip saved.
     """
-    dbapi_error = engine.dialect.loaded_dbapi.Error
-    autocommit = one_statement and engine.dialect.name == "postgresql"
-    with writer.held() if writer is not None else _pooled(engine) as connection:
-        driver = connection.driver_connection
+    return _Transaction(engine, one_statement, writer)
+
+
+class _Transaction:
+    """:func:`driver_transaction`'s block, written out as a class: a durable run enters one
+    per milestone, and a generator-based context manager costs several times as much."""
+
+    __slots__ = ("_autocommit", "_connection", "_cursor", "_engine", "_writer")
+
+    def __init__(self, engine: Engine, one_statement: bool, writer: Writer | None) -> None:
+        self._engine, self._writer = engine, writer
+        self._autocommit = one_statement and engine.dialect.name == "postgresql"
+
+    def __enter__(self) -> Any:
+        writer = self._writer
+        connection = self._connection = (
+            writer.take() if writer is not None else self._engine.raw_connection()
+        )
         try:
-            if autocommit:
+            if self._autocommit:
+                driver = connection.driver_connection
                 driver.autocommit = True  # type: ignore[union-attr]
-            cursor = connection.cursor() if not autocommit else _raw_cursor(driver)
-            try:
-                yield cursor
-            finally:
-                cursor.close()
-            if not autocommit:
-                connection.commit()
-        except dbapi_error as error:
-            with contextlib.suppress(Exception):
-                connection.rollback()
-            if not isinstance(error, engine.dialect.loaded_dbapi.IntegrityError):
-                connection.invalidate(error)  # a conflict leaves the connection sound
-            raise DBAPIError.instance(
-                None, None, error, dbapi_error, dialect=engine.dialect
-            ) from error
-        except BaseException:
-            with contextlib.suppress(Exception):
-                connection.rollback()
+                self._cursor = _raw_cursor(driver)
+            else:
+                self._cursor = connection.cursor()
+        except BaseException as error:
+            self._end(error)
             raise
+        return self._cursor
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        failed = error
+        try:
+            self._cursor.close()
+        except Exception as closing:  # the connection died with the cursor
+            failed = failed or closing
+        if failed is None and not self._autocommit:
+            try:
+                self._connection.commit()
+            except BaseException as committing:
+                failed = committing
+        self._end(failed, raised=failed is not error)
+
+    def _end(self, error: BaseException | None, *, raised: bool = True) -> None:
+        """Roll back after ``error``, then hand the connection back. The driver's errors are
+        raised as SQLAlchemy's; others are raised if ``raised`` (the block's own propagate)."""
+        engine, connection = self._engine, self._connection
+        dbapi = engine.dialect.loaded_dbapi
+        try:
+            if error is not None:
+                with contextlib.suppress(Exception):
+                    connection.rollback()
+                if isinstance(error, dbapi.Error):
+                    if not isinstance(error, dbapi.IntegrityError):
+                        connection.invalidate(error)  # a conflict leaves the connection sound
+                    raise DBAPIError.instance(
+                        None, None, error, dbapi.Error, dialect=engine.dialect
+                    ) from error
+                if raised:
+                    raise error
         finally:
-            if autocommit and connection.is_valid:
+            if self._autocommit and connection.is_valid:
                 try:  # the pool's other users expect the driver's own transactions
-                    driver.autocommit = False  # type: ignore[union-attr]
-                except Exception as error:  # a broken connection: never back to the pool
-                    connection.invalidate(error)
+                    connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+                except Exception as failed:  # a broken connection: never back to the pool
+                    connection.invalidate(failed)
+            if self._writer is not None:
+                self._writer.give_back()
+            else:
+                connection.close()
 
 
 DOLLAR: Final = "numeric_dollar"

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -146,19 +147,18 @@ class SqlStore(Store):
         with self._translated(run_id, starting), self._engine.begin() as connection:
             yield connection
 
-    @contextlib.contextmanager
     def _hot(
-        self, run_id: str, *, starting: bool = False, one_statement: bool = False
-    ) -> Iterator[Any]:
+        self,
+        run_id: str,
+        *,
+        starting: bool = False,
+        one_statement: bool = False,
+        taken: bool = False,
+    ) -> _Hot:
         """A driver cursor in a transaction, for the statements every milestone of a durable
-        run sends (prepared.driver_transaction); failures as :meth:`_connect` tells them."""
-        with (
-            self._translated(run_id, starting),
-            driver_transaction(
-                self._engine, one_statement=one_statement, writer=self._writer
-            ) as cursor,
-        ):
-            yield cursor
+        run sends (prepared.driver_transaction); failures as :meth:`_connect` tells them,
+        and with ``taken`` a conflict as :func:`_taken` does."""
+        return _Hot(self, run_id, starting, one_statement, taken)
 
     def _one_statement(self, count: int, kind: str) -> Prepared | None:
         """On PostgreSQL, the run's row and ``count`` log entries written by one statement
@@ -183,34 +183,41 @@ class SqlStore(Store):
 
     @contextlib.contextmanager
     def _translated(self, run_id: str | None, starting: bool = False) -> Iterator[None]:
-        if not self._ready:
-            with self._schema_lock:
-                if not self._ready:
-                    self._create_tables()
-                    self._ready = True
+        self._make_ready()
         try:
             yield
         except IntegrityError:
             raise  # a conflict with another writer: the callers say what it means
         except DBAPIError as error:
-            if run_id is None:
-                safe = "nothing of this call was written"
-            elif starting:  # its first commit: the run may not exist, or (ack lost) may
-                safe = (
-                    f"run {run_id} may not have started; once the store is back, start it"
-                    f" again with run_id {run_id!r} (an id never runs twice), then"
-                    " `journeys recover` (engine.recover()) finishes it if it had started"
-                )
-            else:
-                safe = (
-                    f"run {run_id} is as its last commit left it; once the store is back,"
-                    " `journeys recover` (engine.recover()) finishes it"
-                )
-            raise StoreError(
-                f"the store {self._where()} failed: {_first_line(error.orig)}"
-                f"{_advice(error.orig)}; {safe}",
-                run_id=run_id,
-            ) from error
+            raise self._failure(error, run_id, starting) from error
+
+    def _make_ready(self) -> None:
+        if not self._ready:
+            with self._schema_lock:
+                if not self._ready:
+                    self._create_tables()
+                    self._ready = True
+
+    def _failure(self, error: DBAPIError, run_id: str | None, starting: bool) -> StoreError:
+        """The database's own failure as a :class:`StoreError` saying what is safe."""
+        if run_id is None:
+            safe = "nothing of this call was written"
+        elif starting:  # its first commit: the run may not exist, or (ack lost) may
+            safe = (
+                f"run {run_id} may not have started; once the store is back, start it"
+                f" again with run_id {run_id!r} (an id never runs twice), then"
+                " `journeys recover` (engine.recover()) finishes it if it had started"
+            )
+        else:
+            safe = (
+                f"run {run_id} is as its last commit left it; once the store is back,"
+                " `journeys recover` (engine.recover()) finishes it"
+            )
+        return StoreError(
+            f"the store {self._where()} failed: {_first_line(error.orig)}"
+            f"{_advice(error.orig)}; {safe}",
+            run_id=run_id,
+        )
 
     def _where(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
@@ -322,7 +329,7 @@ class SqlStore(Store):
         row["loaded_id"], row["loaded_version"] = record.id, record.row_version
         rows = self._entry_rows(entries, record)
         one = self._one_statement(len(rows), "save")
-        with _taken(record.id), self._hot(record.id, one_statement=one is not None) as cursor:
+        with self._hot(record.id, one_statement=one is not None, taken=True) as cursor:
             if one is not None:  # the entries went in only if the row was updated
                 one.run(cursor, _numbered(row, rows))
                 updated = cursor.fetchone()[0]
@@ -605,6 +612,56 @@ def _advice(error: BaseException | None) -> str:
     return next((advice for found, advice in _ADVICE if found in text), "")
 
 
+class _Hot:
+    """:meth:`SqlStore._hot`'s block, written out as a class (entered once per milestone):
+    the store made ready, a driver transaction, and its failures told as the store tells
+    them."""
+
+    __slots__ = ("_one_statement", "_run_id", "_starting", "_store", "_taken", "_transaction")
+
+    def __init__(
+        self, store: SqlStore, run_id: str, starting: bool, one_statement: bool, taken: bool
+    ) -> None:
+        self._store, self._run_id, self._starting = store, run_id, starting
+        self._one_statement, self._taken = one_statement, taken
+
+    def __enter__(self) -> Any:
+        store = self._store
+        store._make_ready()
+        self._transaction = driver_transaction(
+            store._engine, one_statement=self._one_statement, writer=store._writer
+        )
+        try:
+            return self._transaction.__enter__()
+        except IntegrityError:  # pragma: no cover - nothing is written on entering
+            raise
+        except DBAPIError as error:
+            raise store._failure(error, self._run_id, self._starting) from error
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        try:
+            self._transaction.__exit__(kind, error, trace)
+        except IntegrityError as conflict:
+            if self._taken:
+                raise _conflict(self._run_id) from conflict
+            raise
+        except DBAPIError as failure:
+            raise self._store._failure(failure, self._run_id, self._starting) from failure
+
+
+def _conflict(run_id: str) -> StateError:
+    return StateError(
+        f"run {run_id} was changed by another process since it was loaded; nothing was"
+        " written: look at it again (journeys status)",
+        run_id=run_id,
+    )
+
+
 @contextlib.contextmanager
 def _taken(run_id: str) -> Iterator[None]:
     """A history entry numbered like one already written means someone else moved the run
@@ -612,11 +669,7 @@ def _taken(run_id: str) -> Iterator[None]:
     try:
         yield
     except IntegrityError as error:
-        raise StateError(
-            f"run {run_id} was changed by another process since it was loaded; nothing was"
-            " written: look at it again (journeys status)",
-            run_id=run_id,
-        ) from error
+        raise _conflict(run_id) from error
 
 
 def _sqlite_pragmas(connection: Any, synchronous: str) -> None:
