@@ -3,7 +3,9 @@
 - runs/s of a 5-milestone no-op journey with the WAL on, on SQLite (WAL journal, synchronous
   FULL), against this disk's fsync rate (append 300 bytes, fsync) divided by the 6 commits a
   write-ahead protocol needs for 5 milestones, and against DBOS running 5 no-op steps on the
-  same kind of SQLite file;
+  same kind of SQLite file; beside it, the same rows and commits written by stdlib sqlite3
+  alone (benchmarks.wal_floor), to tell what our rows cost whoever writes them from what the
+  engine adds;
 - a saga whose step 4 fails (3 compensations) against DBOS running it as try/except;
 - the same journey on PostgreSQL (synchronous_commit on) against DBOS on the same server and
   the server's one-connection commit rate;
@@ -98,9 +100,14 @@ def _sqlite(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
     engine = journeys.Engine(f"sqlite:///{settings.folder}/durable.db", registry=registry)
     fsync, close_probe = fsync_probe(settings.folder)
     commit, close_commit = commit_probe(dbos_peer.sqlite_url(settings.folder, "commit.sqlite"))
+    # the same rows and commits as one of our runs, by sqlite3 alone, in a file of their own
+    floor_path = f"{settings.folder}/floor.db"
+    floor_engine = journeys.Engine(f"sqlite:///{floor_path}", registry=registry)
+    floor, _, close_floor = wal_floor.floor(floor_path, floor_engine, five, lambda: None)
     contenders: dict[str, Callable[[], object]] = {
         "ours": lambda: engine.start(five),
         "fsync": fsync,
+        "floor": floor,
         "commit": commit,
         "ours saga": lambda: engine.start(failing),
     }
@@ -125,6 +132,8 @@ def _sqlite(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
             peer.close()
         close_probe()
         close_commit()
+        close_floor()
+        floor_engine.close()
         engine.close()
     notes.append(
         f"SQLite (WAL, FULL), one 1-row commit through SQLAlchemy: {rate_text(samples['commit'])}"
@@ -139,7 +148,14 @@ def _sqlite(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
             f"fsync {rate_text(samples['fsync'])} / {PROTOCOL_COMMITS} commits",
             ratios(rates(samples["ours"]), rates(bound)),
             at_least(0.6, aim=0.8),
-        )
+        ),
+        Figure(
+            "  its floor: the same rows and commits, sqlite3 alone",
+            rate_text(samples["floor"]),
+            f"fsync {rate_text(samples['fsync'])} / {PROTOCOL_COMMITS} commits",
+            ratios(rates(samples["floor"]), rates(bound)),
+            Mark("what our rows cost anyone", None),
+        ),
     ]
     figures += _versus_dbos(
         "durable runs/s, SQLite, vs DBOS 5 steps", samples, "ours", "dbos", peer is not None

@@ -17,11 +17,11 @@ the engine's overhead above it is its own (building entries, SQLAlchemy, the poo
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import journeys
+from journeys.engine import ids
 
 
 def _commits(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -66,10 +66,17 @@ def _floor(
             "namespace",
         )
     ]
-    update_run = (
-        f"UPDATE journeys_runs SET {', '.join(f'{c} = ?' for c in changing)}"
-        " WHERE id = ? AND row_version = ?"
-    )
+    # as the engine's saves: status and due_at are set only when they change (the last
+    # commit), since SQLite rewrites the index entries of every column an UPDATE sets
+    indexed = ("status", "due_at")
+    keeping = [c for c in changing if c not in indexed]
+
+    def update(columns: list[str]) -> str:
+        return (
+            f"UPDATE journeys_runs SET {', '.join(f'{c} = ?' for c in columns)}"
+            " WHERE id = ? AND row_version = ?"
+        )
+
     log_columns = [c for c in rows[0] if c != "id"]
     insert_log = (
         f"INSERT INTO journeys_wal ({', '.join(log_columns)})"
@@ -80,14 +87,14 @@ def _floor(
     def written(run_id: str, group: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return [
             tuple(
-                run_id if c == "run_id" else str(uuid.uuid4()) if c == "log_id" else row[c]
+                run_id if c == "run_id" else ids.new_id() if c == "log_id" else row[c]
                 for c in log_columns
             )
             for row in group
         ]
 
     def on() -> None:
-        run_id = str(uuid.uuid4())
+        run_id = ids.new_id()  # time-ordered, as the engine's: appended to its indexes
         for index, group in enumerate(groups):
             if index:
                 work()
@@ -97,10 +104,11 @@ def _floor(
                     insert_run, tuple(run_id if c == "id" else run_row[c] for c in run_columns)
                 )
             else:
+                columns = changing if index == len(groups) - 1 else keeping
                 connection.execute(
-                    update_run,
+                    update(columns),
                     (
-                        *(index if c == "row_version" else run_row[c] for c in changing),
+                        *(index if c == "row_version" else run_row[c] for c in columns),
                         run_id,
                         index - 1,
                     ),
@@ -114,7 +122,7 @@ def _floor(
         connection.execute("BEGIN")
         connection.execute(
             insert_run,
-            tuple(str(uuid.uuid4()) if c == "id" else run_row[c] for c in run_columns),
+            tuple(ids.new_id() if c == "id" else run_row[c] for c in run_columns),
         )
         connection.execute("COMMIT")
 
