@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from journeys.definitions.model import thaw
+from journeys.engine import slots
 
 __all__ = ["ACTIVE", "FINISHED", "Entry", "Run", "RunRecord", "Status"]
 
@@ -221,4 +222,8 @@ class RunRecord:
     def entry(self, kind: str, **fields: Any) -> Entry:
         """A new history entry of this run, numbered after the last."""
         self.seq += 1
-        return Entry(run_id=self.id, seq=self.seq, kind=kind, created_at=time.time(), **fields)
+        return _new_entry(self.id, self.seq, kind, time.time(), **fields)
+
+
+_new_entry: Final = slots.constructor(Entry)
+"""``Entry(...)`` for the entries every milestone writes: see :mod:`journeys.engine.slots`."""

@@ -11,7 +11,6 @@ retries, and :meth:`~WriteAheadLog.prune` deletes expired ones.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from journeys.definitions import durations
 from journeys.definitions.model import Retry
-from journeys.engine import ids, moves, schema, texts
+from journeys.engine import ids, moves, schema, slots, texts
 from journeys.engine.events import Lineage
 from journeys.engine.runner import check_json
 from journeys.engine.sqlstore import SqlStore
@@ -693,28 +692,5 @@ def _entries(rows: Iterable[Sequence[Any]], decode: Callable[[Any], Any] | None)
     return made
 
 
-def _entry_maker() -> Callable[..., LogEntry]:
-    """``LogEntry(*values)`` at a third of the cost: a frozen dataclass's ``__init__`` sets
-    each field through ``object.__setattr__`` (a lookup of the name, then the call), which for
-    a replay's thousands of entries costs more than reading them. This one sets the slots
-    straight through their descriptors; the entry is the same in every way (equality, hash,
-    repr, immutability) as long as :class:`LogEntry` has no defaults and no
-    ``__post_init__``, which is checked here. The function is written out from the fields, as
-    :mod:`dataclasses` writes ``__init__``, so it cannot drift from them."""
-    fields = [field.name for field in dataclasses.fields(LogEntry)]
-    if hasattr(LogEntry, "__post_init__") or any(
-        field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
-        for field in dataclasses.fields(LogEntry)
-    ):  # pragma: no cover - a change to LogEntry that this function must follow
-        raise TypeError("LogEntry gained a default or a __post_init__: see _entry_maker")
-    scope: dict[str, Any] = {"new": object.__new__, "LogEntry": LogEntry}
-    scope.update({f"set_{name}": getattr(LogEntry, name).__set__ for name in fields})
-    lines = [f"def made({', '.join(fields)}):", "    entry = new(LogEntry)"]
-    lines += [f"    set_{name}(entry, {name})" for name in fields]
-    lines.append("    return entry")
-    exec("\n".join(lines), scope)  # our own text, written from the dataclass's fields
-    made: Callable[..., LogEntry] = scope["made"]
-    return made
-
-
-_new_entry: Final = _entry_maker()
+_new_entry: Final = slots.constructor(LogEntry)
+"""``LogEntry(...)`` for the thousands a replay reads: see :mod:`journeys.engine.slots`."""
