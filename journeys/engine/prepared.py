@@ -275,9 +275,35 @@ def _encoded(row: tuple[Any, ...], positions: tuple[int, ...]) -> tuple[Any, ...
 
 
 def _json(value: Any) -> str | None:
-    """As SQLAlchemy's ``JSON(none_as_null=True)`` stores a value."""
+    """As SQLAlchemy's ``JSON(none_as_null=True)`` stores a value (``json.dumps``' text)."""
     if value is None:
         return None
     if type(value) is dict and not value:  # most runs' checkpoints and generations, each save
         return "{}"
-    return json.dumps(value)
+    return "".join(_ENCODE(value, 0))
+
+
+def _unencodable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps' own C encoder, made once: dumps builds it (and the Python layers around it) on
+# every call, which for the small documents a save writes (results, completed) cost more than
+# the encoding. No circular-reference check: every value here was checked as JSON first
+# (handler results, inputs), and a cycle would still fail, with RecursionError.
+_C_ENCODER: Final[Any] = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE: Final[Callable[[Any, int], Any]] = (
+    _C_ENCODER(
+        None,
+        _unencodable,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
+    )
+    if _C_ENCODER is not None
+    else lambda value, _: (json.dumps(value),)
+)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlalchemy
 import sqlalchemy.dialects.postgresql
+from hypothesis import given
+from hypothesis import strategies as st
 
 import journeys
-from journeys.engine import schema
+from journeys.engine import prepared, schema
 from journeys.engine.prepared import DOLLAR, Prepared, driver_transaction
 from journeys.engine.run import RunRecord
 from journeys.engine.sqlstore import SqlStore
@@ -246,3 +249,18 @@ def test_sqlite_hot_writes_take_turns_on_one_connection(tmp_path: Path) -> None:
         assert database.execute("SELECT count(*) FROM journeys_runs").fetchone() == (61,)
     finally:
         database.close()
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_JSON_VALUES)
+def test_json_columns_are_written_as_json_dumps_writes_them(value: object) -> None:
+    """The hot path's encoder (json's C encoder, made once) writes what json.dumps writes."""
+    assert prepared._json(value) == (None if value is None else json.dumps(value))
