@@ -48,11 +48,13 @@ def count(root: Path, journey: str, runs: int) -> int:
     program = _RUN.format(root=str(root), journey=journey, runs=runs)
     callgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     done = subprocess.run(
-        [*callgrind, sys.executable, "-c", program],
-        capture_output=True,
-        text=True,
-        check=True,
+        [*callgrind, sys.executable, "-c", program], capture_output=True, text=True, check=False
     )
+    if done.returncode != 0:
+        raise SystemExit(
+            f"the runs under valgrind failed (code at {root}, exit {done.returncode}):"
+            f" {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'no output'}"
+        )
     found = _COLLECTED.search(done.stderr)
     if found is None:  # pragma: no cover - valgrind's output changed
         raise RuntimeError(f"no instruction count in callgrind's output: {done.stderr[-500:]}")
@@ -68,6 +70,8 @@ def main() -> None:
     parser.add_argument("--base", help="a git ref to count beside this checkout")
     parser.add_argument("--runs", type=int, default=300)
     options = parser.parse_args()
+    if options.runs < 1:
+        parser.error("--runs: at least 1")
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
     here = Path(__file__).resolve().parents[1]
@@ -76,7 +80,11 @@ def main() -> None:
         if options.base:
             base = Path(folder) / "base"
             add = ["git", "-C", str(here), "worktree", "add", "-q", "--detach"]
-            subprocess.run([*add, str(base), options.base], check=True)
+            made = subprocess.run(
+                [*add, str(base), options.base], capture_output=True, text=True, check=False
+            )
+            if made.returncode != 0:
+                sys.exit(f"--base {options.base!r}: not a git ref here ({made.stderr.strip()})")
             roots = {options.base: base, **roots}
         try:
             for journey in ("five", "saga"):

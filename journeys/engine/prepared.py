@@ -8,7 +8,10 @@ commit). A :class:`Prepared` statement is still SQLAlchemy Core's, compiled for 
 dialect with bound parameters; each call only orders the values (encoding JSON columns as
 SQLAlchemy's JSON type would) and gives them to the driver: through a SQLAlchemy connection
 (``execute``, ``execute_many``), or on the hot path through a driver cursor of
-:func:`driver_transaction` (``run``, ``run_many``), which a durable run's create and saves use.
+:func:`driver_transaction` (``run``, ``run_many``, ``run_many_ordered``), which a durable run's
+create and saves use: on a pooled connection, on SQLite on the store's one :class:`Writer`
+connection, and on PostgreSQL, for a statement atomic on its own, in autocommit (one round
+trip).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import operator
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -116,26 +120,27 @@ class Writer:
 
     SQLite lets one transaction write at a time, so writers of one process lose nothing by
     taking turns on one connection (they wait on a lock here rather than on SQLite's busy
-    timeout), and each commit skips the pool's checkout, reset and check-in: about a tenth
-    of a durable run's CPU time. Made again after a failure (the connection is discarded)
-    and in a forked child (a SQLite connection must not cross a fork).
+    timeout), and each commit skips the pool's checkout, reset and check-in: 7-9% of a
+    durable run's CPU time when measured. Made again after a failure (the connection is
+    discarded) and in a forked child, with a new lock (a SQLite connection must not cross a
+    fork, and another thread may have held the lock when it happened).
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._connection: PoolProxiedConnection | None = None
-        self._pid = 0
+        _WRITERS.add(self)
 
     def take(self) -> PoolProxiedConnection:
         """The connection, this thread's alone until :meth:`give_back`."""
         self._lock.acquire()
         try:
             connection = self._connection
-            if connection is None or not connection.is_valid or self._pid != os.getpid():
+            if connection is None or not connection.is_valid:
                 connection = self._engine.raw_connection()
                 connection.detach()  # ours to close; the pool makes others as it needs
-                self._connection, self._pid = connection, os.getpid()
+                self._connection = connection
         except BaseException:
             self._lock.release()
             raise
@@ -156,10 +161,27 @@ class Writer:
     def close(self) -> None:
         """Close the connection (a later write opens another)."""
         with self._lock:
-            if self._connection is not None and self._pid == os.getpid():
+            if self._connection is not None:
                 with contextlib.suppress(Exception):
                     self._connection.close()
             self._connection = None
+
+    def _forked(self) -> None:
+        # the parent's connection is left alone (closing it here could release the parent's
+        # file locks); the child opens its own
+        self._lock = threading.Lock()
+        self._connection = None
+
+
+_WRITERS: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for writer in list(_WRITERS):
+        writer._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def driver_transaction(

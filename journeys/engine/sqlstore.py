@@ -4,7 +4,9 @@ SQLite runs in WAL journal mode with ``synchronous=FULL``: a committed transitio
 cut, and readers do not block the writer. ``sqlite:///runs.db?synchronous=normal`` trades that for
 speed: a power cut (not a crash of the process) may lose the last commits, never corrupt. The
 two backends differ only where they must: creating a run once (``INSERT ... ON CONFLICT DO
-NOTHING``, spelled per dialect) and migrating one process at a time.
+NOTHING``, spelled per dialect), migrating one process at a time, and a milestone's commit:
+on PostgreSQL one statement (each statement is a round trip), on SQLite the run's row and its
+log rows through the store's one writing connection (SQLite writes one transaction at a time).
 """
 
 from __future__ import annotations
@@ -340,11 +342,8 @@ class SqlStore(Store):
                 updated = (self._update_same if same else self._update_run).run(cursor, row)
                 if updated == 1 and rows:
                     self._insert_rows(cursor, rows)
-            if updated != 1:
-                raise StateError(
-                    f"run {record.id} was changed by another process; load it again",
-                    run_id=record.id,
-                )
+            if updated != 1:  # another process saved it since it was loaded
+                raise _conflict(record.id)
         record.row_version += 1
         record.indexed = (record.status, record.due_at)
         self._tell_values(rows)
@@ -616,8 +615,6 @@ class _Hot:
         )
         try:
             return self._transaction.__enter__()
-        except IntegrityError:  # pragma: no cover - nothing is written on entering
-            raise
         except DBAPIError as error:
             raise store._failure(error, self._run_id, self._starting) from error
 
@@ -691,19 +688,20 @@ _CHANGING = (
 )
 """What a save can change; inputs, policy and the run's identity are written once, at create."""
 
-_UPDATE_RUN = (
-    update(schema.runs)
-    .where(schema.runs.c.id == bindparam("loaded_id"))
-    .where(schema.runs.c.row_version == bindparam("loaded_version"))
-    .values({name: bindparam(name) for name in _CHANGING})
-)
+
+def _update_of(columns: Sequence[str]) -> Any:
+    """A save setting ``columns``, if the run's row is still the version loaded."""
+    return (
+        update(schema.runs)
+        .where(schema.runs.c.id == bindparam("loaded_id"))
+        .where(schema.runs.c.row_version == bindparam("loaded_version"))
+        .values({name: bindparam(name) for name in columns})
+    )
+
+
+_UPDATE_RUN = _update_of(_CHANGING)
 _SAME_CHANGING = tuple(name for name in _CHANGING if name not in ("status", "due_at"))
-_UPDATE_SAME = (
-    update(schema.runs)
-    .where(schema.runs.c.id == bindparam("loaded_id"))
-    .where(schema.runs.c.row_version == bindparam("loaded_version"))
-    .values({name: bindparam(name) for name in _SAME_CHANGING})
-)
+_UPDATE_SAME = _update_of(_SAME_CHANGING)
 """A save that leaves ``status`` and ``due_at`` as they are (RunRecord.indexed)."""
 _INSERT_ENTRIES = insert(schema.wal)
 _ENTRY_KEYS = (

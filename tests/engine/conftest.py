@@ -167,3 +167,25 @@ def database_rows() -> Callable[[str], Rows]:
             engine.dispose()
 
     return read
+
+
+class Clock:
+    """A clock the test sets (``clock.now = ...``), for the write-ahead log's times."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def wal(sql_url: str, clock: Clock) -> Iterator[journeys.WriteAheadLog]:
+    """A :class:`~journeys.WriteAheadLog` of its own on each SQL store, on ``clock``."""
+    with journeys.WriteAheadLog(sql_url, clock=clock) as log:
+        yield log

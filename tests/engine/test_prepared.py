@@ -6,6 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -264,3 +266,34 @@ _JSON_VALUES = st.recursive(
 def test_json_columns_are_written_as_json_dumps_writes_them(value: object) -> None:
     """The hot path's encoder (json's C encoder, made once) writes what json.dumps writes."""
     assert prepared._json(value) == (None if value is None else json.dumps(value))
+
+
+def test_a_forked_child_writes_on_a_connection_and_lock_of_its_own(tmp_path: Path) -> None:
+    """A fork taken while the parent holds its writer (another thread mid-commit) gives the
+    child a writer of its own: it writes, the parent's connection is untouched and goes on."""
+    definition = journeys.load_definition(
+        "journey: forked\nmilestones:\n  - {id: a}\npolicies: {wal: {enabled: true}}\n"
+    )
+    with journeys.Engine(f"sqlite:///{tmp_path}/fork.db") as engine:
+        engine.start(definition)
+        writer = engine.store._writer  # type: ignore[attr-defined]
+        held = writer.take()  # as a thread would hold it mid-commit
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports by its exit status
+            signal.alarm(20)  # a child stuck on the parent's lock dies, and the test fails
+            try:
+                status = engine.start(definition).status
+                os._exit(0 if status == "waiting" else 1)
+            except BaseException:
+                os._exit(2)
+        _, code = os.waitpid(child, 0)
+        writer.give_back()
+        assert os.waitstatus_to_exitcode(code) == 0
+        assert held.is_valid
+        assert engine.start(definition).status == "waiting"
+    database = sqlite3.connect(tmp_path / "fork.db")
+    try:
+        assert database.execute("SELECT count(*) FROM journeys_runs").fetchone() == (3,)
+        assert database.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        database.close()

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 import journeys
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def wal(sql_url: str, clock: Clock) -> Iterator[journeys.WriteAheadLog]:
-    with journeys.WriteAheadLog(sql_url, clock=clock) as log:
-        yield log
+from tests.engine.conftest import Clock
 
 
 def test_write_update_and_replay(wal: journeys.WriteAheadLog, clock: Clock) -> None:

@@ -5,7 +5,6 @@ returns is the one SQLAlchemy's own types read (``get``), whatever the column ho
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 import journeys
 from journeys.engine import wal as wal_module
+from tests.engine.conftest import Clock
 
 PAYLOADS: list[Any] = [
     {"rows": 3, "nested": {"list": [1, 2.5, None, True, "café ✓"]}},
@@ -28,23 +28,9 @@ PAYLOADS: list[Any] = [
 ]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.25
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def wal(sql_url: str, clock: Clock) -> Iterator[journeys.WriteAheadLog]:
-    with journeys.WriteAheadLog(sql_url, clock=clock) as log:
-        yield log
+    return Clock(1_800_000_000.25)  # a time with a fraction of a second, read back exactly
 
 
 def _fields(entry: journeys.LogEntry) -> list[tuple[str, Any, type]]:
