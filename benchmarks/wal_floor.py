@@ -17,6 +17,7 @@ the engine's overhead above it is its own (building entries, SQLAlchemy, the poo
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -77,6 +78,8 @@ def _floor(
             " WHERE id = ? AND row_version = ?"
         )
 
+    update_all, update_kept = update(changing), update(keeping)  # made once, as the engine's
+
     log_columns = [c for c in rows[0] if c != "id"]
     insert_log = (
         f"INSERT INTO journeys_wal ({', '.join(log_columns)})"
@@ -85,9 +88,13 @@ def _floor(
     groups = _commits(rows)
 
     def written(run_id: str, group: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        # the times are now's, as the engine's: the (namespace, created_at) index is appended
+        # to, where the sample's own times would scatter every commit across its pages
+        now = time.time()
+        fresh = {"run_id": run_id, "created_at": now, "updated_at": now}
         return [
             tuple(
-                run_id if c == "run_id" else ids.new_id() if c == "log_id" else row[c]
+                fresh[c] if c in fresh else ids.new_id() if c == "log_id" else row[c]
                 for c in log_columns
             )
             for row in group
@@ -104,9 +111,10 @@ def _floor(
                     insert_run, tuple(run_id if c == "id" else run_row[c] for c in run_columns)
                 )
             else:
-                columns = changing if index == len(groups) - 1 else keeping
+                last = index == len(groups) - 1
+                columns = changing if last else keeping
                 connection.execute(
-                    update(columns),
+                    update_all if last else update_kept,
                     (
                         *(index if c == "row_version" else run_row[c] for c in columns),
                         run_id,
