@@ -27,7 +27,7 @@ from pathlib import Path
 import sqlalchemy
 
 import journeys
-from benchmarks import _setup, dbos_peer, wal_floor
+from benchmarks import _setup, dbos_peer, pages, wal_floor
 from benchmarks._timing import (
     Figure,
     Mark,
@@ -127,6 +127,8 @@ def _sqlite(settings: _setup.Settings, notes: list[str]) -> list[Figure]:
                 f" (its journal: {peer.journal()})"
             )
             notes.append(f"SQLite, per saga: DBOS {per_run(peer.engine, peer.saga)}")
+        written = pages.per_commit(f"{settings.folder}/durable.db", contenders["ours"])
+        notes.append(f"SQLite, what a commit of a 5-milestone run writes: {written.text()}")
     finally:
         if peer is not None:
             peer.close()
