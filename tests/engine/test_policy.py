@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import journeys
 from journeys import schemas
@@ -246,6 +248,35 @@ def test_the_environment_is_read_at_every_start(
     assert engine.start(saga).status == "failed"
     monkeypatch.delenv("JOURNEYS_SAGA_JOURNEYS")
     assert engine.start(saga).status == "compensated"
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.dictionaries(
+        st.sampled_from(policy.ENVIRONMENT),
+        st.text(
+            st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=6
+        ),
+        max_size=4,
+    )
+)
+def test_the_environment_as_read_from_os_environ_is_what_its_mapping_says(
+    values: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.environ is read through its own dict (policy.Environment): the same values as
+    os.environ.get gives, set, changed, unset, and not ASCII."""
+    reader = policy.Environment()
+    for name in policy.ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    assert reader._values() == (None,) * len(policy.ENVIRONMENT)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    expected = tuple(os.environ.get(name) for name in policy.ENVIRONMENT)
+    assert reader._values() == expected
+    assert policy.Environment(dict(os.environ))._values() == expected  # any other mapping
+    for name in values:
+        monkeypatch.delenv(name)
+    assert reader._values() == (None,) * len(policy.ENVIRONMENT)
 
 
 def test_journeys_policy_file_names_the_file_when_the_engine_is_given_none(
