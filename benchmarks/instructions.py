@@ -1,10 +1,11 @@
-"""Instructions per durable run, counted by callgrind: a measure for changes to the hot path.
+"""Instructions per run, counted by callgrind: a measure for changes to the hot path.
 
 On a shared machine a ratio's range is often ±15%, more than most changes to the engine's CPU
 move it. ``valgrind --tool=callgrind`` counts the instructions a process executes, the same
 whatever its neighbours do. This counts a process making ``--runs`` durable runs of the suite's
 journeys (5 no-op milestones; the saga whose step 4 fails) on a SQLite file with
-``synchronous=normal`` (the disk is out of it, not SQLite's own work), minus the same process
+``synchronous=normal`` (the disk is out of it, not SQLite's own work), and of the in-memory
+figure's (5 no-op milestones, policies off, ``memory:``), minus the same process
 making none (start-up and imports), and divides by the runs::
 
     python -m benchmarks.instructions                 # this checkout
@@ -29,9 +30,13 @@ import sys, tempfile
 sys.path.insert(0, {root!r})
 import journeys
 from benchmarks import _setup, durability
-text = durability.FAILING if {journey!r} == "saga" else durability.FIVE
-definition = journeys.load_definition(text)
-url = f"sqlite:///{{tempfile.mkdtemp()}}/i.db?synchronous=normal"
+if {journey!r} == "in memory":  # the in-memory figure's journey: policies off
+    definition = journeys.load_definition(_setup.chain(5, compensation=None))
+    url = "memory:"
+else:
+    text = durability.FAILING if {journey!r} == "saga" else durability.FIVE
+    definition = journeys.load_definition(text)
+    url = f"sqlite:///{{tempfile.mkdtemp()}}/i.db?synchronous=normal"
 engine = journeys.Engine(url, registry=_setup.registry())
 engine.start(definition)
 for _ in range({runs}):
@@ -87,13 +92,14 @@ def main() -> None:
                 sys.exit(f"--base {options.base!r}: not a git ref here ({made.stderr.strip()})")
             roots = {options.base: base, **roots}
         try:
-            for journey in ("five", "saga"):
+            for journey in ("five", "saga", "in memory"):
                 counts = {name: per_run(at, journey, options.runs) for name, at in roots.items()}
                 shown = ", ".join(f"{name} {value / 1e6:.3f}M" for name, value in counts.items())
                 if len(counts) == 2:
                     before, after = counts.values()
                     shown += f" ({(after - before) / before:+.1%})"
-                print(f"instructions per durable run, {journey}: {shown}")
+                kind = "run" if journey == "in memory" else "durable run"
+                print(f"instructions per {kind}, {journey}: {shown}")
         finally:
             if options.base:
                 subprocess.run(

@@ -7,7 +7,6 @@ compiled machine moves from state to state, and what the store saves.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,7 +210,7 @@ class RunRecord:
     def clone(self) -> RunRecord:
         """A copy that can change without changing this one: the containers the runner
         changes are copied; their JSON values are shared, as nothing changes them in place."""
-        twin = copy.copy(self)
+        twin = _copied(self)
         twin.inputs = dict(self.inputs)
         twin.results = dict(self.results)
         twin.completed = list(self.completed)
@@ -225,5 +224,6 @@ class RunRecord:
         return _new_entry(self.id, self.seq, kind, time.time(), **fields)
 
 
+_copied: Final = slots.copier(RunRecord)
 _new_entry: Final = slots.constructor(Entry)
 """``Entry(...)`` for the entries every milestone writes: see :mod:`journeys.engine.slots`."""

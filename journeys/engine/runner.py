@@ -32,7 +32,7 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
 from journeys.definitions import expressions
 from journeys.definitions.model import Milestone, Retry
-from journeys.engine import compiler, faults, texts
+from journeys.engine import compiler, faults, slots, texts
 from journeys.engine.compiler import HUB, TERMINAL, Compiled
 from journeys.engine.events import Event, Listener, Progress, ProgressKind, events_of
 from journeys.engine.policy import is_checkpoint
@@ -55,6 +55,9 @@ __all__ = [
     "run_async",
     "run_sync",
 ]
+
+_new_context: Final = slots.constructor(Context)
+"""``Context(...)`` for every handler call (see :mod:`journeys.engine.slots`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +312,7 @@ class Runner:
         generation = record.generations.get(milestone.id)
         if generation:  # redone after a rollback undid it: new work (see _restore)
             suffix = f":redo{generation}{suffix}"
-        context = Context(
+        context = _new_context(
             run_id=record.id,
             journey=record.journey,
             milestone=milestone.id,
