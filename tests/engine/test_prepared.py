@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import journeys
-from journeys.engine import prepared, schema
+from journeys.engine import prepared, schema, sqlstore
 from journeys.engine.prepared import DOLLAR, Prepared, driver_transaction
 from journeys.engine.run import RunRecord
 from journeys.engine.sqlstore import SqlStore
@@ -297,3 +298,68 @@ def test_a_forked_child_writes_on_a_connection_and_lock_of_its_own(tmp_path: Pat
         assert database.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         database.close()
+
+
+@pytest.fixture
+def adapters() -> Iterator[dict[object, object]]:
+    """sqlite3's adapters as the process had them before the test, and after it."""
+    before = dict(sqlite3.adapters)
+    yield sqlite3.adapters
+    sqlite3.adapters.clear()
+    sqlite3.adapters.update(before)
+
+
+def test_none_and_booleans_bind_as_null_and_integers_through_their_quick_adapters(
+    tmp_path: Path, adapters: dict[object, object]
+) -> None:
+    for kind in (type(None), bool):
+        adapters.pop((kind, sqlite3.PrepareProtocol), None)
+    url = f"sqlite:///{tmp_path / 'binds.db'}"
+    registry = journeys.Registry()
+    registry.register("t.step", lambda ctx: None)
+    saga = journeys.load_definition(
+        "journey: binds\nkind: saga\nmilestones:\n  - {id: a, action: t.step, compensation: t.step}"
+        "\n  - {id: b}\npolicies: {wal: {enabled: true}, saga: {enabled: true}}\n"
+    )
+    with journeys.Engine(url, registry=registry) as engine:
+        run = engine.start(saga)
+        assert (type(None), sqlite3.PrepareProtocol) in adapters
+        assert (bool, sqlite3.PrepareProtocol) in adapters
+        assert engine.get(run.id).error is None
+    with sqlite3.connect(tmp_path / "binds.db") as connection:
+        saga_flag, cancelling, error = connection.execute(
+            "SELECT typeof(saga) || ':' || saga, typeof(cancelling) || ':' || cancelling,"
+            " typeof(error) FROM journeys_runs"
+        ).fetchone()
+        kinds = {row[0] for row in connection.execute("SELECT typeof(error) FROM journeys_wal")}
+    assert (saga_flag, cancelling, error) == ("integer:1", "integer:0", "null")
+    assert kinds == {"null"}
+    # and any connection of the process binds them as before
+    probe = sqlite3.connect(":memory:")
+    assert probe.execute("SELECT typeof(?), typeof(?), ?", (None, True, False)).fetchone() == (
+        "null",
+        "integer",
+        0,
+    )
+
+
+def test_an_adapter_the_application_registered_is_kept(
+    tmp_path: Path, adapters: dict[object, object]
+) -> None:
+    def theirs(value: object) -> str:
+        return "none"
+
+    sqlite3.register_adapter(type(None), theirs)
+    SqlStore(f"sqlite:///{tmp_path / 'theirs.db'}")
+    assert adapters[(type(None), sqlite3.PrepareProtocol)] is theirs
+
+
+def test_a_driver_without_sqlite3_s_adapters_is_left_alone() -> None:
+    class Driver:  # another DB-API module: nothing to register
+        paramstyle = "qmark"
+
+    sqlstore._quick_binds(Driver)  # no error, nothing set
+    sqlstore._quick_binds(sqlite3)  # and the stdlib's twice: the second changes nothing
+    first = dict(sqlite3.adapters)
+    sqlstore._quick_binds(sqlite3)
+    assert dict(sqlite3.adapters) == first
