@@ -225,5 +225,6 @@ class RunRecord:
 
 
 _copied: Final = slots.copier(RunRecord)
+"""``copy.copy`` of a record, slot by slot (see :mod:`journeys.engine.slots`)."""
 _new_entry: Final = slots.constructor(Entry)
 """``Entry(...)`` for the entries every milestone writes: see :mod:`journeys.engine.slots`."""
