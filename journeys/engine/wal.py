@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -630,67 +630,26 @@ class _Moments(dict[float | None, datetime | None]):
 
 
 def _entries(rows: Iterable[Sequence[Any]], decode: Callable[[Any], Any] | None) -> list[LogEntry]:
-    """The entries of rows of :func:`_select`'s columns; ``decode`` the JSON columns' text
-    (None: they come decoded)."""
+    """The entries of rows of :func:`_select`'s columns (:class:`LogEntry`'s fields, in order);
+    ``decode`` the JSON columns' text (None: they come decoded)."""
     moments = _Moments()
     made = []
-    for (
-        log_id,
-        namespace,
-        kind,
-        operation,
-        target,
-        payload,
-        result,
-        lifecycle,
-        status,
-        retry_count,
-        error,
-        created_at,
-        updated_at,
-        updated_by,
-        next_attempt_at,
-        expires_at,
-        tenant,
-        user,
-        run_id,
-        seq,
-        milestone,
-    ) in rows:
+    for row in rows:
+        values = list(row)
         if decode is not None:
-            if payload is not None:
-                payload = decode(payload)
-            if result is not None:
-                result = decode(result)
-            if lifecycle is not None:
-                lifecycle = decode(lifecycle)
-        made.append(
-            _new_entry(
-                log_id,
-                namespace,
-                kind,
-                operation,
-                target,
-                payload,
-                result,
-                lifecycle,
-                status,
-                retry_count,
-                error,
-                moments[created_at],
-                moments[updated_at],
-                updated_by,
-                moments[next_attempt_at],
-                moments[expires_at],
-                tenant,
-                user,
-                run_id,
-                seq,
-                milestone,
-            )
-        )
+            for index in _JSON_FIELDS:
+                if values[index] is not None:
+                    values[index] = decode(values[index])
+        for index in _TIME_FIELDS:
+            values[index] = moments[values[index]]
+        made.append(_new_entry(*values))
     return made
 
 
+_FIELDS: Final = [field.name for field in fields(LogEntry)]
+_JSON_FIELDS: Final = tuple(_FIELDS.index(name) for name in ("payload", "result", "lifecycle"))
+_TIME_FIELDS: Final = tuple(
+    _FIELDS.index(name) for name in ("created_at", "updated_at", "next_attempt_at", "expires_at")
+)
 _new_entry: Final = slots.constructor(LogEntry)
 """``LogEntry(...)`` for the thousands a replay reads: see :mod:`journeys.engine.slots`."""
