@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 import sqlalchemy
@@ -189,3 +189,20 @@ def wal(sql_url: str, clock: Clock) -> Iterator[journeys.WriteAheadLog]:
     """A :class:`~journeys.WriteAheadLog` of its own on each SQL store, on ``clock``."""
     with journeys.WriteAheadLog(sql_url, clock=clock) as log:
         yield log
+
+
+RICH_RESULT: Final = {"name": "café ✓", "n": [1, 2.5, None, True]}
+"""What ``t.step`` returns in :func:`waiting_after_one_step`: text beyond ASCII, JSON's kinds."""
+
+
+def waiting_after_one_step(journey: str) -> tuple[journeys.Registry, journeys.Definition]:
+    """A registry whose ``t.step`` returns :data:`RICH_RESULT`, and a journey named ``journey``
+    that runs it (its payload written ahead, the saga on) and then waits: a durable run that
+    writes every kind of log row and stops with its row in the store."""
+    registry = journeys.Registry()
+    registry.register("t.step", lambda ctx: RICH_RESULT)
+    definition = journeys.load_definition(
+        f"journey: {journey}\nmilestones:\n  - {{id: a, action: t.step}}\n  - {{id: b}}\n"
+        "policies: {wal: {enabled: true, operations: [a]}, saga: {enabled: true}}\n"
+    )
+    return registry, definition

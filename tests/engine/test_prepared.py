@@ -23,15 +23,11 @@ from journeys.engine import prepared, schema, sqlstore
 from journeys.engine.prepared import DOLLAR, Prepared, driver_transaction
 from journeys.engine.run import RunRecord
 from journeys.engine.sqlstore import SqlStore
+from tests.engine.conftest import RICH_RESULT, waiting_after_one_step
 
 
 def test_a_run_s_rows_read_back_through_sqlalchemy_types(sql_url: str) -> None:
-    registry = journeys.Registry()
-    registry.register("t.step", lambda ctx: {"name": "café ✓", "n": [1, 2.5, None, True]})
-    definition = journeys.load_definition(
-        "journey: prepared\nmilestones:\n  - {id: a, action: t.step}\n  - {id: b}\n"
-        "policies: {wal: {enabled: true, operations: [a]}, saga: {enabled: true}}\n"
-    )
+    registry, definition = waiting_after_one_step("prepared")
     with journeys.Engine(sql_url, registry=registry) as engine:
         run = engine.start(definition, tenant="acme")
         assert run.status == "waiting"
@@ -52,10 +48,10 @@ def test_a_run_s_rows_read_back_through_sqlalchemy_types(sql_url: str) -> None:
                 .where(schema.wal.c.run_id == run.id, schema.wal.c.payload.is_(None))
             ).scalar_one()
         sql.dispose()
-    assert row.results == {"a": {"name": "café ✓", "n": [1, 2.5, None, True]}}
+    assert row.results == {"a": RICH_RESULT}
     assert row.wal is True and row.cancelling is False and row.tenant_id == "acme"
     outcome = next(e for e in entries if e.kind == "operation" and e.status == "completed")
-    assert outcome.payload == {"name": "café ✓", "n": [1, 2.5, None, True]}
+    assert outcome.payload == RICH_RESULT
     assert all(e.tenant_id == "acme" and e.namespace == "prepared" for e in entries)
     assert nulls == sum(1 for e in entries if e.payload is None) > 0
 
@@ -355,10 +351,18 @@ def test_an_adapter_the_application_registered_is_kept(
 
 
 def test_a_driver_without_sqlite3_s_adapters_is_left_alone() -> None:
-    class Driver:  # another DB-API module: nothing to register
-        paramstyle = "qmark"
+    registered: list[object] = []
 
-    sqlstore._quick_binds(Driver)  # no error, nothing set
+    class Driver:  # a DB-API module with a register_adapter of its own, but not sqlite3's
+        paramstyle = "qmark"
+        PrepareProtocol = object
+
+        @staticmethod
+        def register_adapter(kind: type, adapt: object) -> None:
+            registered.append(kind)
+
+    sqlstore._quick_binds(Driver)  # no registry of adapters to look in: nothing registered
+    assert registered == []
     sqlstore._quick_binds(sqlite3)  # and the stdlib's twice: the second changes nothing
     first = dict(sqlite3.adapters)
     sqlstore._quick_binds(sqlite3)

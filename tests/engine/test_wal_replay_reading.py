@@ -12,7 +12,7 @@ import pytest
 
 import journeys
 from journeys.engine import wal as wal_module
-from tests.engine.conftest import Clock
+from tests.engine.conftest import Clock, waiting_after_one_step
 
 PAYLOADS: list[Any] = [
     {"rows": 3, "nested": {"list": [1, 2.5, None, True, "café ✓"]}},
@@ -79,12 +79,7 @@ def test_replayed_entries_are_those_sqlalchemy_reads(
 
 
 def test_a_run_s_entries_replay_as_sqlalchemy_reads_them(sql_url: str) -> None:
-    registry = journeys.Registry()
-    registry.register("t.step", lambda ctx: {"name": "café ✓", "n": [1, 2.5, None, True]})
-    definition = journeys.load_definition(
-        "journey: replayed\nmilestones:\n  - {id: a, action: t.step}\n  - {id: b}\n"
-        "policies: {wal: {enabled: true, operations: [a]}, saga: {enabled: true}}\n"
-    )
+    registry, definition = waiting_after_one_step("replayed")
     with journeys.Engine(sql_url, registry=registry) as engine:
         run = engine.start(definition, tenant="acme")
         replayed = engine.wal.replay_log("replayed", filters={"correlation_id": run.id})
